@@ -1,0 +1,35 @@
+"""The one place that decides which Dramatiq broker the project uses.
+
+django_dramatiq builds the broker from ``DRAMATIQ_BROKER`` and calls ``dramatiq.set_broker``
+while Django loads its apps (it is first in INSTALLED_APPS), before any actor module can be
+imported. Without REDIS_URL the broker is Dramatiq's in-process StubBroker, which the embedded
+worker consumes in the web process.
+"""
+
+# Listed explicitly: django_dramatiq's default list names dramatiq.middleware.Prometheus,
+# which Dramatiq 2 moved behind an extra.
+MIDDLEWARE = [
+    "dramatiq.middleware.AgeLimit",
+    "dramatiq.middleware.TimeLimit",
+    "dramatiq.middleware.ShutdownNotifications",
+    "dramatiq.middleware.Callbacks",
+    "dramatiq.middleware.Pipelines",
+    "dramatiq.middleware.Retries",
+    "dramatiq.middleware.CurrentMessage",
+    "periodiq.PeriodiqMiddleware",
+    "django_dramatiq.middleware.DbConnectionsMiddleware",
+]
+
+
+def broker_settings(redis_url: str) -> dict:
+    if redis_url:
+        return {
+            "BROKER": "dramatiq.brokers.redis.RedisBroker",
+            "OPTIONS": {"url": redis_url},
+            "MIDDLEWARE": MIDDLEWARE,
+        }
+    return {
+        "BROKER": "dramatiq.brokers.stub.StubBroker",
+        "OPTIONS": {},
+        "MIDDLEWARE": MIDDLEWARE,
+    }

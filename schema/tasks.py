@@ -1,0 +1,201 @@
+"""Task queries and mutations: decode input, call one selector or service, shape the result."""
+
+from datetime import datetime
+from enum import Enum
+
+import strawberry
+import strawberry_django
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import QuerySet
+from strawberry import Info, relay
+from strawberry_django.relay import DjangoListConnection
+
+from core.unset import UNSET
+from schema.auth import current_user
+from schema.errors import FieldError, field_errors, not_found
+from schema.ids import decode_pk, decode_pks
+from schema.types import TaskStatusEnum, TaskType
+from tasks import selectors, services
+from tasks.models import Task
+
+MAX_PAGE_SIZE = 100
+
+
+@strawberry.input(description="All given conditions must hold.")
+class TaskFilter:
+    status: TaskStatusEnum | None = None
+    scheduled_after: datetime | None = strawberry.field(
+        default=None, description="Scheduled at or after this moment."
+    )
+    scheduled_before: datetime | None = strawberry.field(
+        default=None, description="Scheduled at or before this moment."
+    )
+    title_contains: str | None = strawberry.field(
+        default=None, description="Case-insensitive substring of the title."
+    )
+
+
+@strawberry.enum
+class TaskOrderField(Enum):
+    SCHEDULED_AT = "scheduled_at"
+    CREATED_AT = "created_at"
+    TITLE = "title"
+
+
+@strawberry.enum
+class OrderDirection(Enum):
+    ASC = "ASC"
+    DESC = "DESC"
+
+
+@strawberry.input(description="One sort key; later keys break ties of earlier ones, then id.")
+class TaskOrder:
+    field: TaskOrderField
+    direction: OrderDirection = OrderDirection.ASC
+
+
+@strawberry.input
+class TaskCreateInput:
+    title: str
+    description: str = ""
+    scheduled_at: datetime | None = None
+    pre_task_ids: list[relay.GlobalID] = strawberry.field(default_factory=list)
+
+
+@strawberry.input(description="Only the fields given are changed; scheduledAt: null unschedules.")
+class TaskUpdateInput:
+    title: str | None = strawberry.UNSET
+    description: str | None = strawberry.UNSET
+    scheduled_at: datetime | None = strawberry.UNSET
+
+
+@strawberry.type
+class TaskPayload:
+    task: TaskType | None = None
+    errors: list[FieldError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class TaskDeletePayload:
+    deleted_id: relay.GlobalID | None = None
+    errors: list[FieldError] = strawberry.field(default_factory=list)
+
+
+def _given(value):
+    return UNSET if value is strawberry.UNSET else value
+
+
+def _not_null(field: str) -> list[FieldError]:
+    return [FieldError(field=field, message="This field cannot be null.", code="null")]
+
+
+def _own_task(info: Info, id: relay.GlobalID) -> Task | None:
+    user = current_user(info)
+    pk = decode_pk(id, "Task")
+    if pk is None:
+        return None
+    try:
+        return selectors.task_get(user=user, pk=pk)
+    except Task.DoesNotExist:
+        return None
+
+
+@strawberry.type
+class TaskQuery:
+    @strawberry_django.field(description="One of your tasks, or null if there is none by that ID.")
+    def task(self, info: Info, id: relay.GlobalID) -> TaskType | None:
+        user = current_user(info)
+        pk = decode_pk(id, "Task")
+        if pk is None:
+            return None
+        return selectors.task_visible(user=user).filter(pk=pk)
+
+    @strawberry_django.connection(
+        DjangoListConnection[TaskType],
+        max_results=MAX_PAGE_SIZE,
+        description=f"Your tasks, at most {MAX_PAGE_SIZE} per page. Default order: createdAt.",
+    )
+    def tasks(
+        self,
+        info: Info,
+        filter: TaskFilter | None = None,
+        order: list[TaskOrder] | None = None,
+    ) -> QuerySet[Task]:
+        user = current_user(info)
+        filter = filter or TaskFilter()
+        return selectors.task_list(
+            user=user,
+            status=filter.status.value if filter.status else None,
+            scheduled_after=filter.scheduled_after,
+            scheduled_before=filter.scheduled_before,
+            title_contains=filter.title_contains,
+            ordering=[
+                selectors.TaskOrdering(item.field.value, item.direction == OrderDirection.DESC)
+                for item in order or ()
+            ],
+        )
+
+
+@strawberry.type
+class TaskMutation:
+    @strawberry.mutation
+    def task_create(self, info: Info, input: TaskCreateInput) -> TaskPayload:
+        user = current_user(info)
+        pre_task_pks, all_tasks = decode_pks(input.pre_task_ids, "Task")
+        if not all_tasks:
+            return TaskPayload(errors=not_found("preTaskIds", "Pre-task not found."))
+        try:
+            task = services.task_create(
+                owner=user,
+                title=input.title,
+                description=input.description,
+                scheduled_at=input.scheduled_at,
+                pre_task_ids=pre_task_pks,
+            )
+        except ValidationError as exc:
+            return TaskPayload(errors=field_errors(exc))
+        return TaskPayload(task=task)
+
+    @strawberry.mutation
+    def task_update(self, info: Info, id: relay.GlobalID, input: TaskUpdateInput) -> TaskPayload:
+        current_user(info)
+        for name in ("title", "description"):
+            if getattr(input, name) is None:
+                return TaskPayload(errors=_not_null(name))
+        with transaction.atomic():
+            task = _own_task(info, id)
+            if task is None:
+                return TaskPayload(errors=not_found())
+            try:
+                task = services.task_update(
+                    task=task,
+                    title=_given(input.title),
+                    description=_given(input.description),
+                    scheduled_at=_given(input.scheduled_at),
+                )
+            except ValidationError as exc:
+                return TaskPayload(errors=field_errors(exc))
+        return TaskPayload(task=task)
+
+    @strawberry.mutation
+    def task_delete(self, info: Info, id: relay.GlobalID) -> TaskDeletePayload:
+        task = _own_task(info, id)
+        if task is None:
+            return TaskDeletePayload(errors=not_found())
+        services.task_delete(task=task)
+        return TaskDeletePayload(deleted_id=id)
+
+    @strawberry.mutation
+    def task_complete(self, info: Info, id: relay.GlobalID) -> TaskPayload:
+        task = _own_task(info, id)
+        if task is None:
+            return TaskPayload(errors=not_found())
+        return TaskPayload(task=services.task_complete(task=task))
+
+    @strawberry.mutation
+    def task_reopen(self, info: Info, id: relay.GlobalID) -> TaskPayload:
+        task = _own_task(info, id)
+        if task is None:
+            return TaskPayload(errors=not_found())
+        return TaskPayload(task=services.task_reopen(task=task))

@@ -1,0 +1,120 @@
+"""Account queries and mutations. Session cookies carry the login; see README for CSRF/CORS."""
+
+import strawberry
+from django.contrib.auth import authenticate, login, logout, update_session_auth_hash
+from django.core.exceptions import ValidationError
+from strawberry import Info
+
+from schema.auth import current_user
+from schema.errors import FieldError, field_errors
+from schema.types import UserType
+from users import services
+
+
+@strawberry.input
+class RegisterInput:
+    email: str
+    password: str
+    timezone: str = "UTC"
+
+
+@strawberry.input(description="Only the fields given are changed.")
+class UserUpdateInput:
+    timezone: str | None = strawberry.UNSET
+    first_name: str | None = strawberry.UNSET
+    last_name: str | None = strawberry.UNSET
+
+
+@strawberry.type
+class UserPayload:
+    user: UserType | None = None
+    errors: list[FieldError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class LogoutPayload:
+    ok: bool
+    errors: list[FieldError] = strawberry.field(default_factory=list)
+
+
+def _value(given):
+    return None if given is strawberry.UNSET else given
+
+
+@strawberry.type
+class UserQuery:
+    @strawberry.field(description="The logged-in user, or null for anonymous callers.")
+    def me(self, info: Info) -> UserType | None:
+        user = info.context.request.user
+        return user if user.is_authenticated else None
+
+
+@strawberry.type
+class UserMutation:
+    @strawberry.mutation(description="Create an account and log in with it.")
+    def register(self, info: Info, input: RegisterInput) -> UserPayload:
+        try:
+            user = services.user_register(
+                email=input.email, password=input.password, timezone=input.timezone
+            )
+        except ValidationError as exc:
+            return UserPayload(errors=field_errors(exc))
+        login(info.context.request, user, backend="django.contrib.auth.backends.ModelBackend")
+        return UserPayload(user=user)
+
+    @strawberry.mutation(description="Start a session (sets the session cookie).")
+    def login(self, info: Info, email: str, password: str) -> UserPayload:
+        request = info.context.request
+        user = authenticate(request, email=email.strip().lower(), password=password)
+        if user is None:
+            return UserPayload(
+                errors=[
+                    FieldError(
+                        field=None, message="Invalid email or password.", code="invalid_credentials"
+                    )
+                ]
+            )
+        login(request, user)
+        return UserPayload(user=user)
+
+    @strawberry.mutation(description="End the session. Always succeeds.")
+    def logout(self, info: Info) -> LogoutPayload:
+        logout(info.context.request)
+        return LogoutPayload(ok=True)
+
+    @strawberry.mutation
+    def user_update(self, info: Info, input: UserUpdateInput) -> UserPayload:
+        user = current_user(info)
+        for name in ("timezone", "first_name", "last_name"):
+            if getattr(input, name) is None:
+                return UserPayload(
+                    errors=[
+                        FieldError(
+                            field=strawberry.utils.str_converters.to_camel_case(name),
+                            message="This field cannot be null.",
+                            code="null",
+                        )
+                    ]
+                )
+        try:
+            user = services.user_update(
+                user=user,
+                timezone=_value(input.timezone),
+                first_name=_value(input.first_name),
+                last_name=_value(input.last_name),
+            )
+        except ValidationError as exc:
+            return UserPayload(errors=field_errors(exc))
+        return UserPayload(user=user)
+
+    @strawberry.mutation(description="Change the password; the current session stays valid.")
+    def password_change(self, info: Info, old_password: str, new_password: str) -> UserPayload:
+        user = current_user(info)
+        try:
+            services.user_password_change(
+                user=user, old_password=old_password, new_password=new_password
+            )
+        except ValidationError as exc:
+            return UserPayload(errors=field_errors(exc))
+        update_session_auth_hash(info.context.request, user)
+        return UserPayload(user=user)

@@ -1,0 +1,45 @@
+import os
+
+import pytest
+from django.test import Client
+
+from tests.factories import UserFactory
+from tests.graphql import GraphQLClient
+
+REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
+
+
+def skip_or_fail(reason: str) -> None:
+    """Skip a test whose service is missing, or fail it when CI demands every service."""
+    if REQUIRE_SERVICES:
+        pytest.fail(f"REQUIRE_SERVICES=1 but {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def user(db):
+    return UserFactory(email="alice@example.com", timezone="Europe/Paris")
+
+
+@pytest.fixture
+def other_user(db):
+    return UserFactory(email="mallory@example.com")
+
+
+@pytest.fixture
+def anon(db) -> GraphQLClient:
+    return GraphQLClient(Client())
+
+
+@pytest.fixture
+def gql(user) -> GraphQLClient:
+    client = Client()
+    client.force_login(user)
+    return GraphQLClient(client)
+
+
+@pytest.fixture
+def other_gql(other_user) -> GraphQLClient:
+    client = Client()
+    client.force_login(other_user)
+    return GraphQLClient(client)
