@@ -1,7 +1,9 @@
 """The root schema, merged from the per-domain query and mutation types."""
 
 import strawberry
+from graphql import GraphQLError
 from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.relay.types import GlobalIDValueError
 from strawberry.schema.config import StrawberryConfig
 from strawberry_django.optimizer import DjangoOptimizerExtension
 
@@ -19,7 +21,22 @@ class Mutation(TaskMutation, UserMutation):
     pass
 
 
-schema = strawberry.Schema(
+# Errors the client caused: answered in the response, not logged with a traceback.
+CLIENT_ERRORS = (GraphQLError, GlobalIDValueError)
+
+
+class Schema(strawberry.Schema):
+    def process_errors(self, errors, execution_context=None) -> None:
+        unexpected = [
+            error
+            for error in errors
+            if error.original_error is not None
+            and not isinstance(error.original_error, CLIENT_ERRORS)
+        ]
+        super().process_errors(unexpected, execution_context)
+
+
+schema = Schema(
     query=Query,
     mutation=Mutation,
     config=StrawberryConfig(relay_max_results=100),

@@ -2,7 +2,7 @@
 django.core.exceptions.ValidationError (per-field messages with codes) or Task.DoesNotExist."""
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -43,7 +43,8 @@ def _clean_scheduled_at(scheduled_at: datetime | None) -> datetime | None:
             "Scheduled time needs a UTC offset, e.g. 2030-01-31T09:00:00+01:00.",
             code="naive_datetime",
         )
-    return scheduled_at
+    # Stored and returned in UTC, whatever offset the caller used.
+    return scheduled_at.astimezone(UTC) if scheduled_at is not None else None
 
 
 def _collect(errors: dict, field: str, clean, value):
@@ -79,7 +80,10 @@ def task_create(
     description = _collect(errors, "description", _clean_description, description)
     scheduled_at = _collect(errors, "scheduled_at", _clean_scheduled_at, scheduled_at)
     pre_task_ids = _collect(
-        errors, "pre_task_ids", lambda ids: _check_pre_tasks(owner=owner, pre_task_ids=ids), pre_task_ids
+        errors,
+        "pre_task_ids",
+        lambda ids: _check_pre_tasks(owner=owner, pre_task_ids=ids),
+        pre_task_ids,
     )
     if errors:
         raise ValidationError(errors)
@@ -100,7 +104,7 @@ def task_update(
     task: Task,
     title: str | Unset = UNSET,
     description: str | Unset = UNSET,
-    scheduled_at: datetime | None | Unset = UNSET,
+    scheduled_at: datetime | Unset | None = UNSET,
 ) -> Task:
     errors: dict[str, list[ValidationError]] = {}
     changes: dict[str, object] = {}
@@ -109,7 +113,9 @@ def task_update(
     if description is not UNSET:
         changes["description"] = _collect(errors, "description", _clean_description, description)
     if scheduled_at is not UNSET:
-        changes["scheduled_at"] = _collect(errors, "scheduled_at", _clean_scheduled_at, scheduled_at)
+        changes["scheduled_at"] = _collect(
+            errors, "scheduled_at", _clean_scheduled_at, scheduled_at
+        )
     if errors:
         raise ValidationError(errors)
     if not changes:

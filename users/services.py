@@ -80,7 +80,11 @@ def user_update(
 def user_password_change(*, user: User, old_password: str, new_password: str) -> User:
     if not user.check_password(old_password):
         raise ValidationError(
-            {"old_password": ValidationError("The current password is wrong.", code="wrong_password")}
+            {
+                "old_password": ValidationError(
+                    "The current password is wrong.", code="wrong_password"
+                )
+            }
         )
     try:
         password_validation.validate_password(new_password, user=user)

@@ -67,7 +67,11 @@ def test_register_refuses_an_email_already_taken_in_any_case(anon):
     UserFactory(email="bob@example.com")
     data = anon.data(REGISTER, {"input": {"email": "BOB@example.com", "password": PASSWORD}})
     assert data["register"]["errors"] == [
-        {"field": "email", "message": "An account with this email already exists.", "code": "unique"}
+        {
+            "field": "email",
+            "message": "An account with this email already exists.",
+            "code": "unique",
+        }
     ]
     assert User.objects.count() == 1
 
@@ -120,7 +124,9 @@ def test_me_is_null_for_anonymous_callers(anon):
 
 
 def test_user_update_changes_only_the_given_fields(user, gql):
-    data = gql.data(USER_UPDATE, {"input": {"firstName": " Alice ", "timezone": "America/New_York"}})
+    data = gql.data(
+        USER_UPDATE, {"input": {"firstName": " Alice ", "timezone": "America/New_York"}}
+    )
     assert data["userUpdate"] == {
         "user": {"timezone": "America/New_York", "firstName": "Alice", "lastName": ""},
         "errors": [],
