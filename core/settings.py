@@ -3,6 +3,7 @@
 Unset REDIS_URL and DATABASE_URL give the embedded mode: a SQLite file and an in-process broker.
 """
 
+import os
 from pathlib import Path
 
 import dj_database_url
@@ -148,6 +149,27 @@ else:
 ANYMAIL = env_prefixed("ANYMAIL_")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Taskgraph <reminders@taskgraph.localhost>")
 FRONTEND_URL = env_str("FRONTEND_URL", "http://127.0.0.1:8000").rstrip("/")
+# Anymail tracking webhooks (/anymail/<esp>/tracking/) accept anyone without a shared secret.
+ESP_PROVIDERS_WITHOUT_WEBHOOKS = {"console", "smtp", "test"}
+if not DEBUG and EMAIL_PROVIDER not in ESP_PROVIDERS_WITHOUT_WEBHOOKS:
+    if not ANYMAIL.get("WEBHOOK_SECRET"):
+        raise ImproperlyConfigured(
+            f"ANYMAIL_WEBHOOK_SECRET must be set when EMAIL_PROVIDER={EMAIL_PROVIDER} and DEBUG=0: "
+            "without it the tracking webhook accepts forged delivery events."
+        )
+
+# Reminders (see docs/reminders.md). Reminders due within the horizon get a wake-up message;
+# the dispatcher (every minute) queues the rest and re-queues lost or stalled ones.
+REMINDER_HORIZON_SECONDS = env_int("REMINDER_HORIZON_SECONDS", 300)
+REMINDER_LOST_AFTER_SECONDS = env_int("REMINDER_LOST_AFTER_SECONDS", 15)
+REMINDER_STALE_SENDING_SECONDS = env_int("REMINDER_STALE_SENDING_SECONDS", 45)
+REMINDER_MAX_ATTEMPTS = env_int("REMINDER_MAX_ATTEMPTS", 5)
+REMINDER_RETRY_BACKOFF_MS = env_int("REMINDER_RETRY_BACKOFF_MS", 30_000)
+REMINDER_BATCH_SIZE = env_int("REMINDER_BATCH_SIZE", 200)
+# A worker releases due delayed messages only between polls of the broker; Dramatiq's default
+# idle poll of 1 s would make every reminder up to 1 s late. Read by dramatiq.worker at import
+# (also in the `dramatiq` process that `rundramatiq` execs, which inherits the environment).
+os.environ.setdefault("dramatiq_worker_timeout", "100")
 
 # GraphQL
 GRAPHQL_MAX_PAGE_SIZE = 100

@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from core import views
 from schema.schema import schema
@@ -10,4 +10,6 @@ urlpatterns = [
     path("csrf/", views.csrf, name="csrf"),
     path("health/", views.health, name="health"),
     path("admin/", admin.site.urls),
+    # Tracking webhooks: /anymail/<esp>/tracking/ (delivery status of reminders).
+    path("anymail/", include("anymail.urls")),
 ]

@@ -7,6 +7,7 @@ from strawberry.relay.types import GlobalIDValueError
 from strawberry.schema.config import StrawberryConfig
 from strawberry_django.optimizer import DjangoOptimizerExtension
 
+from schema.reminders import ReminderMutation
 from schema.tasks import TaskMutation, TaskQuery
 from schema.users import UserMutation, UserQuery
 
@@ -17,7 +18,7 @@ class Query(TaskQuery, UserQuery):
 
 
 @strawberry.type
-class Mutation(TaskMutation, UserMutation):
+class Mutation(TaskMutation, ReminderMutation, UserMutation):
     pass
 
 

@@ -1,6 +1,7 @@
 """GraphQL object types: thin projections of the models."""
 
 from enum import Enum
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 import strawberry_django
@@ -10,6 +11,9 @@ from strawberry import Info, auto, relay
 from tasks.models import Task
 from tasks.selectors import task_visible
 from users.models import User
+
+if TYPE_CHECKING:
+    from schema.reminders import ReminderType
 
 
 @strawberry.enum(name="TaskStatus")
@@ -47,6 +51,9 @@ class TaskType(relay.Node):
     )
     dependents: list["TaskType"] = strawberry_django.field(
         description="Tasks that list this one as a pre-task."
+    )
+    reminders: list[Annotated["ReminderType", strawberry.lazy("schema.reminders")]] = (
+        strawberry_django.field(description="Email reminders, by time.")
     )
 
     @classmethod

@@ -74,3 +74,56 @@ class TaskDependency(models.Model):
 
     def __str__(self) -> str:
         return f"{self.pre_task_id} -> {self.task_id}"
+
+
+class ReminderState(models.TextChoices):
+    PENDING = "PENDING", "Pending"
+    QUEUED = "QUEUED", "Queued"
+    SENDING = "SENDING", "Sending"
+    SENT = "SENT", "Sent"
+    FAILED = "FAILED", "Failed"
+    CANCELLED = "CANCELLED", "Cancelled"
+
+
+class Reminder(models.Model):
+    """An email reminder for a task: the row is the source of truth, broker messages only wake
+    the worker up. ``due_at`` is when the next attempt may run (``remind_at``, or later after a
+    transient failure); ``version`` changes whenever the row is re-armed or claimed, so a
+    worker that lost its claim cannot write over a newer state."""
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="reminders")
+    remind_at = models.DateTimeField()
+    minutes_before = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Set for reminders relative to the task's scheduled time; they move with it.",
+    )
+    state = models.CharField(
+        max_length=9, choices=ReminderState.choices, default=ReminderState.PENDING
+    )
+    due_at = models.DateTimeField()
+    attempts = models.PositiveIntegerField(default=0)
+    version = models.PositiveIntegerField(default=1)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    message_id = models.CharField(max_length=255, blank=True, default="")
+    delivery_status = models.CharField(max_length=32, blank=True, default="")
+    last_error = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["state", "due_at"], name="reminder_state_due"),
+            models.Index(fields=["task", "remind_at"], name="reminder_task_time"),
+            models.Index(fields=["message_id"], name="reminder_message_id"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(state__in=ReminderState.values), name="reminder_state_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Reminder {self.pk} for task {self.task_id} at {self.remind_at:%Y-%m-%d %H:%M}"

@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.unset import UNSET, Unset
+from tasks import reminders
 from tasks.models import DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH, Task, TaskDependency, TaskStatus
 from tasks.selectors import task_pks_owned
 from users.models import User
@@ -96,6 +97,7 @@ def task_create(
         TaskDependency.objects.bulk_create(
             TaskDependency(task=task, pre_task_id=pk) for pk in pre_task_ids
         )
+        reminders.reminders_after_task_create(task=task)
     return task
 
 
@@ -121,9 +123,13 @@ def task_update(
     if not changes:
         return task
 
+    rescheduled = "scheduled_at" in changes and changes["scheduled_at"] != task.scheduled_at
     for name, value in changes.items():
         setattr(task, name, value)
-    task.save(update_fields=[*changes, "updated_at"])
+    with transaction.atomic():
+        task.save(update_fields=[*changes, "updated_at"])
+        if rescheduled:
+            reminders.reminders_after_reschedule(task=task)
     return task
 
 
@@ -136,7 +142,9 @@ def task_complete(*, task: Task) -> Task:
         return task
     task.status = TaskStatus.DONE
     task.completed_at = timezone.now()
-    task.save(update_fields=["status", "completed_at", "updated_at"])
+    with transaction.atomic():
+        task.save(update_fields=["status", "completed_at", "updated_at"])
+        reminders.reminders_cancel(task=task)
     return task
 
 

@@ -1,0 +1,31 @@
+"""Dramatiq actors. Imported only after django_dramatiq has set the broker (core/broker.py)."""
+
+import logging
+
+import dramatiq
+from django.conf import settings
+from periodiq import cron
+
+from jobs import delivery
+from tasks.reminders import reminder_dispatch
+
+logger = logging.getLogger(__name__)
+
+
+# Retries live in the database (due_at, attempts) and the dispatcher re-queues anything a
+# failed run left behind, so Dramatiq's own retries would only add duplicate paths.
+@dramatiq.actor(max_retries=0, time_limit=300_000)
+def deliver_due_reminders(slot_ms: int) -> None:
+    """Claim a batch of due reminders and send them. A full batch means more may be due: a
+    second message lets another worker thread take the next batch meanwhile."""
+    delivery.deliver_batch(
+        limit=settings.REMINDER_BATCH_SIZE,
+        on_full_batch=lambda: deliver_due_reminders.send(slot_ms),
+    )
+
+
+@dramatiq.actor(periodic=cron("* * * * *"), max_retries=0, time_limit=120_000)
+def dispatch_reminders() -> None:
+    woken = reminder_dispatch()
+    if woken:
+        logger.info("Reminder dispatcher queued or re-queued %d reminders.", woken)

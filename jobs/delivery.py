@@ -1,0 +1,96 @@
+"""Claim due reminders, send their emails, record each outcome."""
+
+import logging
+import smtplib
+from collections.abc import Callable
+
+from anymail.exceptions import (
+    AnymailAPIError,
+    AnymailInvalidAddress,
+    AnymailRecipientsRefused,
+)
+from django.core.mail import get_connection
+
+from jobs.emails import reminder_email
+from tasks.reminders import (
+    reminder_claim_due,
+    reminder_mark_failed,
+    reminder_mark_sent,
+    reminders_for_delivery,
+)
+
+logger = logging.getLogger(__name__)
+
+# Provider answers that will not change on a retry.
+PERMANENT_HTTP_STATUSES = {400, 413, 422}
+
+
+def is_permanent(exc: BaseException) -> bool:
+    """Refused recipients and invalid addresses fail at once; anything else may pass later
+    (timeouts, connection errors, 4xx SMTP replies, provider 5xx and rate limits)."""
+    if isinstance(exc, AnymailRecipientsRefused | AnymailInvalidAddress):
+        return True
+    if isinstance(exc, AnymailAPIError):
+        return getattr(exc, "status_code", None) in PERMANENT_HTTP_STATUSES
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return all(code >= 500 for code, _ in exc.recipients.values())
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return exc.smtp_code >= 500
+    return isinstance(exc, ValueError)
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:2000]
+
+
+def _provider_message_id(message) -> tuple[str, str]:
+    status = getattr(message, "anymail_status", None)
+    if status is None:
+        return "", "sent"
+    recipient = status.recipients.get(message.to[0]) if status.recipients else None
+    if recipient is not None:
+        return str(recipient.message_id or ""), str(recipient.status or "sent")
+    message_id = status.message_id
+    if isinstance(message_id, set):
+        message_id = min(message_id, key=str)
+    return str(message_id or ""), "sent"
+
+
+def deliver_batch(*, limit: int, on_full_batch: Callable[[], None] | None = None) -> dict:
+    """Claim up to ``limit`` due reminders and send each. Returns counts by outcome."""
+    claims = reminder_claim_due(limit=limit)
+    counts = {"claimed": len(claims), "sent": 0, "retrying": 0, "failed": 0}
+    if not claims:
+        return counts
+    if len(claims) == limit and on_full_batch is not None:
+        on_full_batch()
+    by_pk = {claim.pk: claim for claim in claims}
+    connection = get_connection(fail_silently=False)
+    try:
+        for reminder in reminders_for_delivery(pks=by_pk):
+            claim = by_pk[reminder.pk]
+            try:
+                message = reminder_email(reminder, connection=connection)
+                connection.send_messages([message])
+            except Exception as exc:
+                permanent = is_permanent(exc)
+                retry_at = reminder_mark_failed(
+                    claim=claim, error=_describe(exc), permanent=permanent
+                )
+                counts["retrying" if retry_at else "failed"] += 1
+                logger.warning(
+                    "Reminder %s attempt %d failed (%s): %s",
+                    reminder.pk,
+                    claim.attempts,
+                    "retry at %s" % retry_at.isoformat() if retry_at else "given up",
+                    _describe(exc),
+                )
+                # A broken connection must not fail the rest of the batch: reopen it.
+                connection.close()
+                continue
+            message_id, status = _provider_message_id(message)
+            reminder_mark_sent(claim=claim, message_id=message_id, delivery_status=status)
+            counts["sent"] += 1
+    finally:
+        connection.close()
+    return counts

@@ -1,0 +1,45 @@
+"""The reminder email: plain text and HTML, times in the owner's time zone."""
+
+import base64
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.template.loader import render_to_string
+
+from tasks.models import Reminder, Task
+
+
+def task_url(task: Task) -> str:
+    # The API's Relay global ID, so the front end can query node(id:) directly.
+    global_id = base64.b64encode(f"Task:{task.pk}".encode()).decode()
+    return f"{settings.FRONTEND_URL}/tasks/{global_id}"
+
+
+def _local(moment, zone: ZoneInfo) -> str:
+    local = moment.astimezone(zone)
+    return f"{local:%A %-d %B %Y, %H:%M} ({zone.key})"
+
+
+def reminder_email(reminder: Reminder, connection=None) -> EmailMultiAlternatives:
+    """Needs the reminder loaded by ``reminders_for_delivery`` (owner, open pre-tasks)."""
+    task = reminder.task
+    owner = task.owner
+    zone = ZoneInfo(owner.timezone or "UTC")
+    when = _local(task.scheduled_at or reminder.remind_at, zone)
+    context = {
+        "task": task,
+        "when": when,
+        "scheduled": task.scheduled_at is not None,
+        "open_pre_tasks": getattr(task, "open_pre_tasks", []),
+        "url": task_url(task),
+    }
+    message = EmailMultiAlternatives(
+        subject=f"Reminder: {task.title} ({when})",
+        body=render_to_string("jobs/reminder_email.txt", context),
+        to=[owner.email],
+        connection=connection,
+        headers={"X-Taskgraph-Reminder": str(reminder.pk)},
+    )
+    message.attach_alternative(render_to_string("jobs/reminder_email.html", context), "text/html")
+    return message

@@ -1,0 +1,52 @@
+"""Embedded mode (no REDIS_URL): the web process runs the worker and the dispatcher itself.
+
+Dramatiq's StubBroker keeps messages in memory, so a restart loses them; the dispatcher's
+first run after start-up treats every QUEUED or SENDING reminder as lost and wakes it again,
+and the rows in the database make sure nothing else was lost.
+"""
+
+import logging
+import threading
+
+import dramatiq
+from django.db import close_old_connections
+from dramatiq import Worker
+
+from tasks.reminders import reminder_dispatch
+
+logger = logging.getLogger(__name__)
+
+DISPATCH_EVERY_SECONDS = 60
+WORKER_TIMEOUT_MS = 100
+
+_started = threading.Lock()
+
+
+def start(*, threads: int = 2) -> Worker | None:
+    """Start the in-process worker and the dispatcher thread, once per process."""
+    if not _started.acquire(blocking=False):
+        return None
+    import jobs.actors  # noqa: F401 - declare the actors on the broker
+
+    worker = Worker(dramatiq.get_broker(), worker_threads=threads, worker_timeout=WORKER_TIMEOUT_MS)
+    worker.start()
+    stop = threading.Event()
+    threading.Thread(
+        target=_dispatch_forever, args=(stop,), name="reminder-dispatcher", daemon=True
+    ).start()
+    logger.info("Embedded reminder worker and dispatcher started.")
+    return worker
+
+
+def _dispatch_forever(stop: threading.Event) -> None:
+    restart = True
+    while not stop.is_set():
+        try:
+            reminder_dispatch(restart=restart)
+            restart = False
+        except Exception:
+            # Typically the tables do not exist yet (before `migrate`): try again later.
+            logger.exception("Reminder dispatcher run failed; next try in a minute.")
+        finally:
+            close_old_connections()
+        stop.wait(DISPATCH_EVERY_SECONDS)
