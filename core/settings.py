@@ -151,12 +151,12 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Taskgraph <reminders@taskgra
 FRONTEND_URL = env_str("FRONTEND_URL", "http://127.0.0.1:8000").rstrip("/")
 # Anymail tracking webhooks (/anymail/<esp>/tracking/) accept anyone without a shared secret.
 ESP_PROVIDERS_WITHOUT_WEBHOOKS = {"console", "smtp", "test"}
-if not DEBUG and EMAIL_PROVIDER not in ESP_PROVIDERS_WITHOUT_WEBHOOKS:
-    if not ANYMAIL.get("WEBHOOK_SECRET"):
-        raise ImproperlyConfigured(
-            f"ANYMAIL_WEBHOOK_SECRET must be set when EMAIL_PROVIDER={EMAIL_PROVIDER} and DEBUG=0: "
-            "without it the tracking webhook accepts forged delivery events."
-        )
+webhook_unprotected = not ANYMAIL.get("WEBHOOK_SECRET")
+if not DEBUG and EMAIL_PROVIDER not in ESP_PROVIDERS_WITHOUT_WEBHOOKS and webhook_unprotected:
+    raise ImproperlyConfigured(
+        f"ANYMAIL_WEBHOOK_SECRET must be set when EMAIL_PROVIDER={EMAIL_PROVIDER} and DEBUG=0: "
+        "without it the tracking webhook accepts forged delivery events."
+    )
 
 # Reminders (see docs/reminders.md). Reminders due within the horizon get a wake-up message;
 # the dispatcher (every minute) queues the rest and re-queues lost or stalled ones.

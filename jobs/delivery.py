@@ -82,7 +82,7 @@ def deliver_batch(*, limit: int, on_full_batch: Callable[[], None] | None = None
                     "Reminder %s attempt %d failed (%s): %s",
                     reminder.pk,
                     claim.attempts,
-                    "retry at %s" % retry_at.isoformat() if retry_at else "given up",
+                    f"retry at {retry_at.isoformat()}" if retry_at else "given up",
                     _describe(exc),
                 )
                 # A broken connection must not fail the rest of the batch: reopen it.
