@@ -49,11 +49,12 @@ def _provider_message_id(message) -> tuple[str, str]:
         return "", "sent"
     recipient = status.recipients.get(message.to[0]) if status.recipients else None
     if recipient is not None:
-        return str(recipient.message_id or ""), str(recipient.status or "sent")
+        message_id = "" if recipient.message_id is None else str(recipient.message_id)
+        return message_id, str(recipient.status or "sent")
     message_id = status.message_id
     if isinstance(message_id, set):
         message_id = min(message_id, key=str)
-    return str(message_id or ""), "sent"
+    return ("" if message_id is None else str(message_id)), "sent"
 
 
 def deliver_batch(*, limit: int, on_full_batch: Callable[[], None] | None = None) -> dict:

@@ -13,7 +13,7 @@ module never imports Dramatiq actors (and jobs, which imports this module, forms
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -94,7 +94,7 @@ def reminder_add(
             _check_future(at, now)
         except ValidationError as exc:
             raise ValidationError({"at": exc.error_list}) from None
-        remind_at = at
+        remind_at = at.astimezone(UTC)
     else:
         if not 0 <= minutes_before <= MAX_MINUTES_BEFORE:
             raise ValidationError(
@@ -381,7 +381,7 @@ def _aware(moment) -> datetime:
     # Raw SQLite rows come back as naive UTC datetimes (or strings on old drivers).
     if isinstance(moment, str):
         moment = datetime.fromisoformat(moment)
-    return timezone.make_aware(moment, timezone.UTC) if timezone.is_naive(moment) else moment
+    return moment.replace(tzinfo=UTC) if timezone.is_naive(moment) else moment
 
 
 def reminder_delivery_update(*, message_id: str, status: str) -> int:

@@ -1,0 +1,195 @@
+"""The delivering side in-process: claim, compose, send, record. The provider boundary is
+Anymail's test backend, or Django's SMTP backend talking to a real SMTP server on loopback."""
+
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.core import mail
+from django.utils import timezone
+
+from jobs.delivery import deliver_batch
+from tasks import reminders
+from tasks.models import Reminder, ReminderState
+from tests.factories import DoneTaskFactory, TaskDependencyFactory, TaskFactory, UserFactory
+from tests.graphql import global_id
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def anymail_test(settings):
+    settings.EMAIL_BACKEND = "anymail.backends.test.EmailBackend"
+    settings.FRONTEND_URL = "https://app.example.com"
+    mail.outbox = []
+
+
+def due_reminder(task, *, seconds_ago: float = 1, **fields) -> Reminder:
+    at = timezone.now() - timedelta(seconds=seconds_ago)
+    fields.setdefault("state", ReminderState.QUEUED)
+    return Reminder.objects.create(task=task, remind_at=at, due_at=at, **fields)
+
+
+def test_a_due_reminder_is_sent_in_the_owners_time_zone_with_its_open_pre_tasks(
+    user, anymail_test
+):
+    task = TaskFactory(
+        owner=user,
+        title="Paint the fence",
+        description="Two coats.",
+        scheduled_at=datetime(2030, 5, 1, 7, 30, tzinfo=UTC),
+    )
+    TaskDependencyFactory(task=task, pre_task__owner=user, pre_task__title="Buy paint")
+    TaskDependencyFactory(
+        task=task, pre_task=DoneTaskFactory(owner=user, title="Borrow the ladder")
+    )
+    reminder = due_reminder(task)
+
+    assert deliver_batch(limit=10) == {"claimed": 1, "sent": 1, "retrying": 0, "failed": 0}
+
+    [message] = mail.outbox
+    when = "Wednesday 1 May 2030, 09:30 (Europe/Paris)"
+    link = f"https://app.example.com/tasks/{global_id('Task', task.pk)}"
+    assert message.to == ["alice@example.com"]
+    assert message.subject == f"Reminder: Paint the fence ({when})"
+    assert message.body == (
+        "Reminder: Paint the fence\n"
+        f"Scheduled for {when}\n\n"
+        "Two coats.\n\n"
+        "Still open before this one:\n"
+        "- Buy paint\n\n"
+        f"Open the task: {link}\n"
+    )
+    [(html, mimetype)] = message.alternatives
+    assert mimetype == "text/html"
+    assert "<h1>Paint the fence</h1>" in html
+    assert f"<strong>{when}</strong>" in html
+    assert "<li>Buy paint</li>" in html
+    assert "Borrow the ladder" not in html
+    assert f'<a href="{link}">' in html
+    reminder.refresh_from_db()
+    assert reminder.state == ReminderState.SENT
+    assert reminder.attempts == 1
+    assert reminder.sent_at is not None
+    assert (reminder.message_id, reminder.delivery_status) == ("0", "sent")
+
+
+def test_html_escapes_what_the_user_typed(anymail_test):
+    task = TaskFactory(owner=UserFactory(), title="<script>x</script>")
+    due_reminder(task)
+    deliver_batch(limit=10)
+    html = mail.outbox[0].alternatives[0][0]
+    assert "<script>" not in html
+    assert "&lt;script&gt;x&lt;/script&gt;" in html
+
+
+def test_reminders_not_yet_due_rescheduled_or_cancelled_are_not_claimed(user, anymail_test):
+    task = TaskFactory(owner=user)
+    due_reminder(task, seconds_ago=-30)  # due in 30 s
+    due_reminder(task, state=ReminderState.CANCELLED)
+    due_reminder(task, state=ReminderState.SENT)
+    due_reminder(task, state=ReminderState.FAILED)
+    assert deliver_batch(limit=10)["claimed"] == 0
+    assert mail.outbox == []
+
+
+def test_a_claim_is_exclusive_and_bumps_the_version(user):
+    reminder = due_reminder(TaskFactory(owner=user))
+    [claim] = reminders.reminder_claim_due(limit=10)
+    assert (claim.pk, claim.version, claim.attempts) == (reminder.pk, 2, 1)
+    assert reminders.reminder_claim_due(limit=10) == []
+    reminder.refresh_from_db()
+    assert reminder.state == ReminderState.SENDING
+
+
+def test_a_worker_that_lost_its_claim_cannot_overwrite_the_newer_state(user):
+    reminder = due_reminder(TaskFactory(owner=user))
+    [claim] = reminders.reminder_claim_due(limit=10)
+    Reminder.objects.filter(pk=reminder.pk).update(version=claim.version + 1, state="QUEUED")
+    assert reminders.reminder_mark_sent(claim=claim) is False
+    reminder.refresh_from_db()
+    assert reminder.state == ReminderState.QUEUED
+
+
+def test_a_batch_claims_at_most_its_limit_oldest_first(user, anymail_test):
+    task = TaskFactory(owner=user)
+    newest = due_reminder(task, seconds_ago=1)
+    for seconds in (5, 3, 9):
+        due_reminder(task, seconds_ago=seconds)
+    fanned_out = []
+    counts = deliver_batch(limit=3, on_full_batch=lambda: fanned_out.append(True))
+    assert counts["sent"] == 3
+    assert fanned_out == [True]  # a full batch asks another worker thread to carry on
+    assert list(Reminder.objects.filter(state="QUEUED")) == [newest]
+
+
+def test_the_provider_failing_twice_then_succeeding_sends_once(settings, smtp_email, inbox):
+    settings.REMINDER_RETRY_BACKOFF_MS = 50
+    owner = UserFactory(email="busy@example.com")
+    reminder = due_reminder(TaskFactory(owner=owner))
+    inbox.transient["busy@example.com"] = 2
+
+    assert deliver_batch(limit=10)["retrying"] == 1
+    reminder.refresh_from_db()
+    assert reminder.state == ReminderState.QUEUED
+    assert reminder.last_error.startswith("SMTPRecipientsRefused: {'busy@example.com': (451,")
+    assert reminder.due_at > timezone.now()
+
+    assert deliver_batch(limit=10)["claimed"] == 0  # backing off
+    time.sleep(0.06)
+    assert deliver_batch(limit=10)["retrying"] == 1
+    time.sleep(0.11)
+    assert deliver_batch(limit=10)["sent"] == 1
+
+    reminder.refresh_from_db()
+    assert (reminder.state, reminder.attempts, reminder.last_error) == ("SENT", 3, "")
+    assert inbox.reminder_ids() == [reminder.pk]
+
+
+def test_a_refused_recipient_fails_at_once_visibly(smtp_email, inbox, gql):
+    owner = UserFactory(email="refused@example.com")
+    task = TaskFactory(owner=owner)
+    reminder = due_reminder(task)
+
+    assert deliver_batch(limit=10)["failed"] == 1
+
+    reminder.refresh_from_db()
+    assert (reminder.state, reminder.attempts) == ("FAILED", 1)
+    assert reminder.last_error == (
+        "SMTPRecipientsRefused: {'refused@example.com': (550, b'5.1.1 No such user here')}"
+    )
+    assert inbox.received == []
+
+
+def test_the_last_transient_failure_is_final(settings, smtp_email, inbox):
+    settings.REMINDER_RETRY_BACKOFF_MS = 1
+    settings.REMINDER_MAX_ATTEMPTS = 2
+    owner = UserFactory(email="down@example.com")
+    reminder = due_reminder(TaskFactory(owner=owner))
+    inbox.transient["down@example.com"] = 99
+    deliver_batch(limit=10)
+    time.sleep(0.01)
+    assert deliver_batch(limit=10)["failed"] == 1
+    reminder.refresh_from_db()
+    assert (reminder.state, reminder.attempts) == ("FAILED", 2)
+    assert "451" in reminder.last_error
+
+
+def test_one_failure_does_not_hold_up_the_rest_of_the_batch(smtp_email, inbox):
+    refused = due_reminder(TaskFactory(owner=UserFactory(email="refused@example.com")))
+    fine = due_reminder(TaskFactory(owner=UserFactory(email="fine@example.com")), seconds_ago=0.5)
+    assert deliver_batch(limit=10) == {"claimed": 2, "sent": 1, "retrying": 0, "failed": 1}
+    assert inbox.reminder_ids() == [fine.pk]
+    assert Reminder.objects.get(pk=refused.pk).state == "FAILED"
+
+
+def test_a_failed_reminder_shows_its_last_error_in_the_api(user, gql):
+    task = TaskFactory(owner=user)
+    due_reminder(task, state=ReminderState.FAILED, last_error="SMTPRecipientsRefused: nope")
+    data = gql.data(
+        "query Q($id: ID!) { task(id: $id) { reminders { state lastError } } }",
+        {"id": global_id("Task", task.pk)},
+    )
+    assert data["task"]["reminders"] == [
+        {"state": "FAILED", "lastError": "SMTPRecipientsRefused: nope"}
+    ]

@@ -1,0 +1,187 @@
+"""Real local services the reminder tests start and stop: a private redis-server, an SMTP
+server on loopback (aiosmtpd), and Dramatiq worker processes. Ports come from 18300-18399."""
+
+import asyncio
+import email
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from email.message import Message
+from pathlib import Path
+
+import redis
+from aiosmtpd.controller import Controller
+
+ROOT = Path(__file__).resolve().parent.parent
+REDIS_PORTS = range(18300, 18340)
+SMTP_PORTS = range(18340, 18380)
+
+
+def free_port(ports: range) -> int:
+    for port in ports:
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {ports}")
+
+
+def wait_until(predicate, timeout: float, interval: float = 0.02) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return predicate()
+
+
+class RedisServer:
+    """A redis-server without persistence: restarting it wipes every queue."""
+
+    def __init__(self) -> None:
+        self.binary = shutil.which("redis-server")
+        self.port = free_port(REDIS_PORTS)
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        client = redis.Redis(port=self.port)
+        if not wait_until(lambda: self._pings(client), 5):
+            raise RuntimeError("redis-server did not start")
+
+    @staticmethod
+    def _pings(client) -> bool:
+        try:
+            return client.ping()
+        except redis.ConnectionError:
+            return False
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
+
+    def restart_empty(self) -> None:
+        self.stop()
+        self.start()
+
+
+@dataclass
+class Received:
+    reminder_id: int
+    to: list[str]
+    at: float
+    message: Message
+
+
+@dataclass
+class Inbox:
+    """SMTP handler: records accepted messages; answers by recipient address.
+
+    refused-*@... -> 550 (permanent); addresses in ``transient`` get that many 451 replies
+    first; ``rcpt_delay`` slows every RCPT so a killed client dies before DATA.
+    """
+
+    received: list[Received] = field(default_factory=list)
+    transient: dict[str, int] = field(default_factory=dict)
+    rcpt_delay: float = 0.0
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if self.rcpt_delay:
+            await asyncio.sleep(self.rcpt_delay)
+        if address.startswith("refused"):
+            return "550 5.1.1 No such user here"
+        if self.transient.get(address, 0) > 0:
+            self.transient[address] -= 1
+            return "451 4.3.0 Mailbox busy, try again later"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        message = email.message_from_bytes(envelope.content)
+        self.received.append(
+            Received(int(message["X-Taskgraph-Reminder"]), list(envelope.rcpt_tos), time.time(),
+                     message)
+        )
+        return "250 Message accepted for delivery"
+
+    def reminder_ids(self) -> list[int]:
+        return sorted(item.reminder_id for item in self.received)
+
+    def reset(self) -> None:
+        self.received.clear()
+        self.transient.clear()
+        self.rcpt_delay = 0.0
+
+
+class SMTPServer:
+    def __init__(self) -> None:
+        self.inbox = Inbox()
+        self.port = free_port(SMTP_PORTS)
+        self.controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port)
+
+    def start(self) -> None:
+        self.controller.start()
+
+    def stop(self) -> None:
+        self.controller.stop()
+
+
+class WorkerProcess:
+    """`manage.py rundramatiq` (one worker process) against the given Redis and database."""
+
+    def __init__(self, *, env: dict[str, str], log: Path, threads: int = 4) -> None:
+        self.env = env
+        self.log = log
+        self.threads = threads
+        self.process: subprocess.Popen | None = None
+
+    def start(self, redis_url: str) -> None:
+        client = redis.Redis.from_url(redis_url)
+        client.delete("dramatiq:__heartbeats__")
+        with open(self.log, "ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "manage.py", "rundramatiq", "--processes", "1", "--threads",
+                 str(self.threads)],
+                cwd=ROOT,
+                env={**os.environ, **self.env},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        # The worker registers its heartbeat once its consumers run.
+        if not wait_until(lambda: client.zcard("dramatiq:__heartbeats__") > 0, 30, 0.05):
+            raise RuntimeError(f"worker did not start; see {self.log}:\n{self.log.read_text()}")
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group: the dramatiq master and its worker process."""
+        if self.process is not None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+            self.process = None
+
+    def stop(self) -> None:
+        if self.process is not None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+            self.process = None
