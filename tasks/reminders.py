@@ -338,8 +338,11 @@ def reminder_dispatch(*, now: datetime | None = None, restart: bool = False) -> 
     table = _table()
     lost_before = now - timedelta(seconds=settings.REMINDER_LOST_AFTER_SECONDS)
     stale_before = now - timedelta(seconds=settings.REMINDER_STALE_SENDING_SECONDS)
+    queued_before = lost_before
     if restart:
-        lost_before = stale_before = now + timedelta(days=36500)
+        # Everything in flight belonged to the process that just started: all of it is lost.
+        # (Rows this run touches get queued_at = now, so they are not woken twice.)
+        queued_before, stale_before = now, now + timedelta(days=36500)
     moments: list[datetime] = []
     with transaction.atomic():
         # A worker died (or stalled) after claiming: the attempt counts, the reminder retries.
@@ -370,7 +373,7 @@ def reminder_dispatch(*, now: datetime | None = None, restart: bool = False) -> 
             f"UPDATE {table} SET queued_at = %s, updated_at = %s"
             f" WHERE state = 'QUEUED' AND queued_at < %s"
             f" AND (due_at < %s OR %s) AND due_at <= %s RETURNING due_at",
-            [now, now, lost_before, lost_before, restart, _horizon(now)],
+            [now, now, queued_before, lost_before, restart, _horizon(now)],
         )
         moments += [row[0] for row in rows]
         _wake_after_commit([_aware(m) for m in moments])
