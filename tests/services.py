@@ -56,8 +56,17 @@ class RedisServer:
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no"],
+            [
+                self.binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -117,8 +126,9 @@ class Inbox:
     async def handle_DATA(self, server, session, envelope):
         message = email.message_from_bytes(envelope.content)
         self.received.append(
-            Received(int(message["X-Taskgraph-Reminder"]), list(envelope.rcpt_tos), time.time(),
-                     message)
+            Received(
+                int(message["X-Taskgraph-Reminder"]), list(envelope.rcpt_tos), time.time(), message
+            )
         )
         return "250 Message accepted for delivery"
 
@@ -158,8 +168,15 @@ class WorkerProcess:
         client.delete("dramatiq:__heartbeats__")
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "manage.py", "rundramatiq", "--processes", "1", "--threads",
-                 str(self.threads)],
+                [
+                    sys.executable,
+                    "manage.py",
+                    "rundramatiq",
+                    "--processes",
+                    "1",
+                    "--threads",
+                    str(self.threads),
+                ],
                 cwd=ROOT,
                 env={**os.environ, **self.env},
                 stdout=log,

@@ -3,9 +3,9 @@ from urllib.parse import quote
 
 import pytest
 from django.db import connection
+from django.utils.module_loading import import_string
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
-from django.utils.module_loading import import_string
 
 from core.broker import MIDDLEWARE
 from jobs import actors

@@ -30,9 +30,7 @@ def due_reminder(task, *, seconds_ago: float = 1, **fields) -> Reminder:
     return Reminder.objects.create(task=task, remind_at=at, due_at=at, **fields)
 
 
-def test_a_due_reminder_is_sent_in_the_owners_time_zone_with_its_open_pre_tasks(
-    user, anymail_test
-):
+def test_a_due_reminder_is_sent_in_the_owners_time_zone_with_its_open_pre_tasks(user, anymail_test):
     task = TaskFactory(
         owner=user,
         title="Paint the fence",

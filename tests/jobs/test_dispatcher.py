@@ -89,7 +89,9 @@ def test_it_requeues_reminders_a_dead_worker_left_sending(settings, stub_broker,
 
 
 @pytest.mark.django_db
-def test_after_a_restart_every_queued_reminder_is_woken_again(stub_broker, django_capture_on_commit_callbacks):
+def test_after_a_restart_every_queued_reminder_is_woken_again(
+    stub_broker, django_capture_on_commit_callbacks
+):
     reminder(30, state=ReminderState.QUEUED, queued_at=at(-1))
     reminder(-1, state=ReminderState.SENDING, claimed_at=at(-1), attempts=1)
     with django_capture_on_commit_callbacks(execute=True):

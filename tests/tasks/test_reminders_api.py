@@ -1,8 +1,8 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from dramatiq import Message
 from django.utils import timezone
+from dramatiq import Message
 
 from jobs import actors
 from tasks.models import Reminder, ReminderState
@@ -194,9 +194,10 @@ def test_rescheduling_moves_relative_reminders_and_keeps_absolute_ones(user, gql
     ]
     moved = Reminder.objects.filter(minutes_before__isnull=False)
     assert all(r.version == 2 and r.due_at == r.remind_at for r in moved)
-    assert Reminder.objects.get(minutes_before=None).version == versions[
-        datetime(2030, 4, 30, 12, tzinfo=UTC)
-    ]
+    assert (
+        Reminder.objects.get(minutes_before=None).version
+        == versions[datetime(2030, 4, 30, 12, tzinfo=UTC)]
+    )
 
 
 def test_unscheduling_cancels_relative_reminders(user, gql):
