@@ -1,0 +1,64 @@
+"""`make run` without REDIS_URL: the runserver process runs the worker and the dispatcher."""
+
+import os
+import subprocess
+import sys
+import time
+
+from tests.services import ROOT, free_port, wait_until
+
+SETUP = """
+from datetime import timedelta
+from django.core.management import call_command
+from django.utils import timezone
+from tasks import services
+from users.models import User
+
+call_command("migrate", verbosity=0)
+owner = User.objects.create_user(email="bob@example.com", password="x")
+soon = timezone.now() + timedelta(seconds=6)
+# Queued with a wake-up in this short-lived process's in-memory broker: lost when it exits,
+# as when the server restarts.
+services.task_create(owner=owner, title="Water the plants", scheduled_at=soon)
+print(soon.timestamp())
+"""
+
+
+def test_runserver_prints_a_reminder_at_its_time_even_after_a_restart(tmp_path):
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        "EMAIL_PROVIDER": "console",
+        "REDIS_URL": "",
+    }
+    env.pop("REMINDERS_EMBEDDED", None)
+    setup = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", SETUP],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert setup.returncode == 0, setup.stderr
+    due = float(setup.stdout.strip().splitlines()[-1])
+    log = tmp_path / "server.log"
+    with open(log, "wb") as out:
+        server = subprocess.Popen(
+            [sys.executable, "manage.py", "runserver", "--noreload",
+             f"127.0.0.1:{free_port(range(18380, 18400))}"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        assert wait_until(lambda: b"Subject: Reminder: Water the plants" in log.read_bytes(), 15)
+        printed = time.time()
+        time.sleep(0.3)
+    finally:
+        server.terminate()
+        server.wait(10)
+    output = log.read_text()
+    assert "Embedded reminder worker and dispatcher started." in output
+    assert output.count("Subject: Reminder: Water the plants") == 1
+    assert printed - due < 1.0
