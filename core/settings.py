@@ -146,6 +146,8 @@ elif EMAIL_PROVIDER == "test":
     EMAIL_BACKEND = "anymail.backends.test.EmailBackend"
 else:
     EMAIL_BACKEND = f"anymail.backends.{EMAIL_PROVIDER}.EmailBackend"
+# Any other backend by dotted path (benchmarks use a recording one); overrides EMAIL_PROVIDER.
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", EMAIL_BACKEND)
 ANYMAIL = env_prefixed("ANYMAIL_")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Taskgraph <reminders@taskgraph.localhost>")
 FRONTEND_URL = env_str("FRONTEND_URL", "http://127.0.0.1:8000").rstrip("/")
