@@ -29,6 +29,11 @@ class ColumnField(StrawberryDjangoField):
         return not (self.is_relation or self.base_resolver or self.extensions)
 
     def get_result(self, source, info, args, kwargs):
+        if not self.is_relation and self.base_resolver is None:
+            try:
+                return source.__dict__[self.django_name]
+            except (AttributeError, KeyError):
+                pass  # deferred or computed: let strawberry-django load it
         # A prefetched to-many relation (the optimizer plans them for every list) is read
         # from Django's prefetch cache directly: going through the related manager builds a
         # manager and a filtered queryset per object only to find the same cache.

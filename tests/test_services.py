@@ -5,7 +5,7 @@ import os
 import pytest
 from django.db import connection
 
-from tests.conftest import REQUIRE_SERVICES, skip_or_fail
+from tests.conftest import skip_or_fail
 
 
 @pytest.mark.django_db
@@ -25,7 +25,3 @@ def test_redis_is_reachable_when_services_are_required():
         assert redis.Redis.from_url(url, socket_connect_timeout=2).ping() is True
     except redis.ConnectionError as exc:
         skip_or_fail(f"Redis at {url} is unreachable: {exc}")
-
-
-def test_require_services_switch_is_read_from_the_environment():
-    assert REQUIRE_SERVICES == (os.environ.get("REQUIRE_SERVICES") == "1")
