@@ -13,6 +13,7 @@ from strawberry import Info, auto, relay
 from schema.auth import current_user
 from schema.errors import FieldError, field_errors, not_found
 from schema.ids import decode_pk
+from schema.types import ColumnField, ModelNode, fast_node_id
 from tasks import reminders, selectors
 from tasks.models import Reminder, Task
 
@@ -27,8 +28,9 @@ class ReminderStateEnum(Enum):
     CANCELLED = "CANCELLED"
 
 
-@strawberry_django.type(Reminder, name="Reminder")
-class ReminderType(relay.Node):
+@fast_node_id
+@strawberry_django.type(Reminder, name="Reminder", field_cls=ColumnField)
+class ReminderType(ModelNode):
     remind_at: auto
     minutes_before: auto = strawberry_django.field(
         description="Set when the reminder follows the task's scheduled time (0: at that time)."

@@ -44,8 +44,13 @@ def test_runserver_prints_a_reminder_at_its_time_even_after_a_restart(tmp_path):
     log = tmp_path / "server.log"
     with open(log, "wb") as out:
         server = subprocess.Popen(
-            [sys.executable, "manage.py", "runserver", "--noreload",
-             f"127.0.0.1:{free_port(range(18380, 18400))}"],
+            [
+                sys.executable,
+                "manage.py",
+                "runserver",
+                "--noreload",
+                f"127.0.0.1:{free_port(range(18380, 18400))}",
+            ],
             cwd=ROOT,
             env=env,
             stdout=out,
