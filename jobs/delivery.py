@@ -2,6 +2,7 @@
 
 import logging
 import smtplib
+import time
 from collections.abc import Callable
 
 from anymail.exceptions import (
@@ -10,12 +11,15 @@ from anymail.exceptions import (
     AnymailRecipientsRefused,
 )
 from django.core.mail import get_connection
+from django.utils import timezone
 
 from jobs.emails import reminder_email
 from tasks.reminders import (
+    Sent,
     reminder_claim_due,
     reminder_mark_failed,
     reminder_mark_sent,
+    reminder_worker_session,
     reminders_for_delivery,
 )
 
@@ -57,8 +61,42 @@ def _provider_message_id(message) -> tuple[str, str]:
     return ("" if message_id is None else str(message_id)), "sent"
 
 
+class SentMarks:
+    """Accepted emails waiting for their SENT commit.
+
+    Committing each one alone costs a database round trip per email; committing a whole batch
+    at the end would widen the duplicate window (accepted by the provider, not yet marked
+    SENT) to the batch. So marks are committed together, but at most FLUSH_EVERY emails or
+    FLUSH_AFTER_S seconds after the oldest was accepted: with a provider slower than that
+    every email gets its own commit, and the window stays a few milliseconds of hand-offs.
+    """
+
+    FLUSH_EVERY = 50
+    FLUSH_AFTER_S = 0.01
+
+    def __init__(self) -> None:
+        self.pending: list[Sent] = []
+        self.oldest = 0.0
+
+    def add(self, item: Sent) -> None:
+        if not self.pending:
+            self.oldest = time.monotonic()
+        self.pending.append(item)
+        if (
+            len(self.pending) >= self.FLUSH_EVERY
+            or time.monotonic() - self.oldest >= self.FLUSH_AFTER_S
+        ):
+            self.flush()
+
+    def flush(self) -> None:
+        if self.pending:
+            reminder_mark_sent(sent=self.pending)
+            self.pending = []
+
+
 def deliver_batch(*, limit: int, on_full_batch: Callable[[], None] | None = None) -> dict:
     """Claim up to ``limit`` due reminders and send each. Returns counts by outcome."""
+    reminder_worker_session()
     claims = reminder_claim_due(limit=limit)
     counts = {"claimed": len(claims), "sent": 0, "retrying": 0, "failed": 0}
     if not claims:
@@ -67,6 +105,7 @@ def deliver_batch(*, limit: int, on_full_batch: Callable[[], None] | None = None
         on_full_batch()
     by_pk = {claim.pk: claim for claim in claims}
     connection = get_connection(fail_silently=False)
+    marks = SentMarks()
     try:
         for reminder in reminders_for_delivery(pks=by_pk):
             claim = by_pk[reminder.pk]
@@ -90,8 +129,9 @@ def deliver_batch(*, limit: int, on_full_batch: Callable[[], None] | None = None
                 connection.close()
                 continue
             message_id, status = _provider_message_id(message)
-            reminder_mark_sent(claim=claim, message_id=message_id, delivery_status=status)
+            marks.add(Sent(claim, timezone.now(), message_id, status))
             counts["sent"] += 1
     finally:
+        marks.flush()
         connection.close()
     return counts

@@ -104,7 +104,7 @@ def test_a_worker_that_lost_its_claim_cannot_overwrite_the_newer_state(user):
     reminder = due_reminder(TaskFactory(owner=user))
     [claim] = reminders.reminder_claim_due(limit=10)
     Reminder.objects.filter(pk=reminder.pk).update(version=claim.version + 1, state="QUEUED")
-    assert reminders.reminder_mark_sent(claim=claim) is False
+    assert reminders.reminder_mark_sent(sent=[reminders.Sent(claim, timezone.now())]) == 0
     reminder.refresh_from_db()
     assert reminder.state == ReminderState.QUEUED
 

@@ -1,0 +1,252 @@
+"""Reminder delivery on real Redis with one worker process (`manage.py rundramatiq -p 1`).
+
+    .venv/bin/python bench/reminders.py [--small] [--threads 8] [--scenarios a b c]
+
+(a) 10,000 reminders due at random moments within one minute; (b) 10,000 due within the same
+second; (c) 100,000 pending reminders due next week beside 1,000 due within the next minute.
+Lateness = the moment the email backend got the message minus remind_at. The reminders are
+written as PENDING rows and queued by one run of the dispatcher, as the periodic job would.
+Prints p50/p95/p99/max lateness, throughput and the worker's peak memory; writes
+bench/results/reminders.json. Needs PostgreSQL (DATABASE_URL, default
+postgres://postgres@127.0.0.1:5432/tg_rem_bench) and redis-server (a private one is started on
+a free port in 18300-18339). --small divides every count by ten.
+"""
+
+import argparse
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.common import analyze, reset_database, setup_django, write_json  # noqa: E402
+from tests.services import RedisServer, wait_until  # noqa: E402
+
+LEAD_SECONDS = 3  # time to queue the wake-ups before the first reminder is due
+
+
+def percentile(values: list[float], q: float) -> float:
+    return values[min(len(values) - 1, int(q * len(values)))]
+
+
+def worker_peak_rss_mb(master_pid: int) -> float:
+    """Peak resident memory (VmHWM) of the worker processes under the dramatiq master."""
+    peak = 0
+    for child in Path(f"/proc/{master_pid}/task").glob("*/children"):
+        for pid in child.read_text().split():
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peak = max(peak, int(line.split()[1]))
+    return round(peak / 1024, 1)
+
+
+class Worker:
+    def __init__(self, *, redis_url: str, record: Path, threads: int, log: Path) -> None:
+        env = {
+            **os.environ,
+            "REDIS_URL": redis_url,
+            "EMAIL_BACKEND": "bench.recording_email.EmailBackend",
+            "BENCH_RECORD_FILE": str(record),
+            "LOG_LEVEL": "WARNING",
+        }
+        import redis
+
+        client = redis.Redis.from_url(redis_url)
+        client.delete("dramatiq:__heartbeats__")
+        with open(log, "ab") as out:
+            self.process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "manage.py",
+                    "rundramatiq",
+                    "--processes",
+                    "1",
+                    "--threads",
+                    str(threads),
+                ],
+                cwd=ROOT,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        if not wait_until(lambda: client.zcard("dramatiq:__heartbeats__") > 0, 60, 0.1):
+            raise RuntimeError(f"worker did not start: see {log}")
+
+    def peak_rss_mb(self) -> float:
+        return worker_peak_rss_mb(self.process.pid)
+
+    def stop(self) -> None:
+        os.killpg(self.process.pid, signal.SIGTERM)
+        self.process.wait(30)
+
+
+def seed(*, near: list[datetime], far: int) -> None:
+    from tasks.models import Reminder, Task
+    from users.models import User
+
+    owner = User.objects.create_user(
+        email=f"bench{time.time_ns()}@example.com", timezone="Europe/Paris"
+    )
+    tasks = Task.objects.bulk_create(
+        Task(owner=owner, title=f"Task {i}", description="Benchmark reminder.") for i in range(100)
+    )
+    next_week = datetime.now(UTC) + timedelta(days=7)
+    rows = [Reminder(task=tasks[i % 100], remind_at=at, due_at=at) for i, at in enumerate(near)]
+    rows += [
+        Reminder(
+            task=tasks[i % 100],
+            remind_at=next_week + timedelta(seconds=i),
+            due_at=next_week + timedelta(seconds=i),
+        )
+        for i in range(far)
+    ]
+    Reminder.objects.bulk_create(rows, batch_size=5000)
+    analyze()
+
+
+def run_scenario(
+    name: str, *, near: list[datetime], far: int, redis_server, threads: int, workdir: Path
+) -> dict:
+    from django.db import connection
+
+    from tasks.models import Reminder, Task
+    from tasks.reminders import reminder_dispatch
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"TRUNCATE {Reminder._meta.db_table}, {Task._meta.db_table} CASCADE")
+    redis_server.restart_empty()
+    record = workdir / f"{name}.records"
+    record.unlink(missing_ok=True)
+    worker = Worker(
+        redis_url=redis_server.url, record=record, threads=threads, log=workdir / "worker.log"
+    )
+    try:
+        seed(near=near, far=far)
+        started = time.time()
+        reminder_dispatch()  # what the periodic job does within a minute of their creation
+        dispatch_s = time.time() - started
+        last_due = max(near).timestamp()
+        done = wait_until(
+            lambda: Reminder.objects.filter(state="SENT").count() >= len(near),
+            max(0, last_due - time.time()) + 120,
+            0.5,
+        )
+        peak_mb = worker.peak_rss_mb()
+    finally:
+        worker.stop()
+    remind_at = dict(Reminder.objects.filter(state="SENT").values_list("pk", "remind_at"))
+    handed = {}
+    for line in record.read_text().splitlines():
+        pk, at = line.split()
+        handed.setdefault(int(pk), []).append(float(at))
+    lateness = sorted(handed[pk][0] - remind_at[pk].timestamp() for pk in remind_at if pk in handed)
+    first_due = min(near).timestamp()
+    last_hand_off = max(at for ats in handed.values() for at in ats)
+    result = {
+        "reminders_due": len(near),
+        "reminders_far": far,
+        "sent": len(lateness),
+        "all_sent": done and len(lateness) == len(near),
+        "duplicates": sum(len(ats) - 1 for ats in handed.values()),
+        "dispatch_s": round(dispatch_s, 3),
+        "lateness_ms": {
+            "p50": round(percentile(lateness, 0.50) * 1000, 1),
+            "p95": round(percentile(lateness, 0.95) * 1000, 1),
+            "p99": round(percentile(lateness, 0.99) * 1000, 1),
+            "max": round(lateness[-1] * 1000, 1),
+            "min": round(lateness[0] * 1000, 1),
+        },
+        "throughput_per_s": round(len(lateness) / max(last_hand_off - first_due, 1e-3), 1),
+        "worker_peak_rss_mb": peak_mb,
+    }
+    print(
+        f"({name}) {len(near):>6} due, {far:>6} far: sent {result['sent']}, dupes "
+        f"{result['duplicates']}; lateness p50 {result['lateness_ms']['p50']} ms, p95 "
+        f"{result['lateness_ms']['p95']} ms, p99 {result['lateness_ms']['p99']} ms, max "
+        f"{result['lateness_ms']['max']} ms; {result['throughput_per_s']}/s; worker peak "
+        f"{peak_mb} MB; dispatch {result['dispatch_s']} s",
+        flush=True,
+    )
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--small", action="store_true", help="a tenth of every count")
+    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--scenarios", nargs="*", default=["a", "b", "c"])
+    args = parser.parse_args()
+    os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/tg_rem_bench")
+    scale = 10 if args.small else 1
+    redis_server = RedisServer()
+    # The bench process sends the dispatcher's wake-ups to the same private Redis.
+    os.environ["REDIS_URL"] = redis_server.url
+    os.environ["LOG_LEVEL"] = "WARNING"
+    setup_django("reminders.sqlite3")
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        sys.exit("bench/reminders.py needs PostgreSQL: the worker is another process")
+    reset_database()
+    import jobs.actors  # noqa: F401 - declares the actors on the Redis broker
+
+    rng = random.Random(3)
+    redis_server.start()
+    results = {}
+    try:
+        with tempfile.TemporaryDirectory(prefix="bench-reminders-") as tmp:
+            workdir = Path(tmp)
+            for name in args.scenarios:
+                start = datetime.now(UTC) + timedelta(seconds=LEAD_SECONDS + 5)
+                if name == "a":
+                    near = [
+                        start + timedelta(seconds=rng.uniform(0, 60))
+                        for _ in range(10_000 // scale)
+                    ]
+                    far = 0
+                elif name == "b":
+                    near = [
+                        start + timedelta(seconds=rng.uniform(0, 1)) for _ in range(10_000 // scale)
+                    ]
+                    far = 0
+                else:
+                    near = [
+                        start + timedelta(seconds=rng.uniform(0, 60)) for _ in range(1_000 // scale)
+                    ]
+                    far = 100_000 // scale
+                results[name] = run_scenario(
+                    name,
+                    near=near,
+                    far=far,
+                    redis_server=redis_server,
+                    threads=args.threads,
+                    workdir=workdir,
+                )
+    finally:
+        redis_server.stop()
+    payload = {
+        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
+        "worker": {
+            "processes": 1,
+            "threads": args.threads,
+            "dramatiq_worker_timeout_ms": int(
+                os.environ.get("dramatiq_worker_timeout", 100)  # noqa: SIM112 - Dramatiq's name
+            ),
+        },
+        "small": args.small,
+        "scenarios": results,
+    }
+    path = write_json("reminders_small.json" if args.small else "reminders.json", payload)
+    print(f"wrote {path.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
