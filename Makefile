@@ -39,6 +39,9 @@ schema: $(STAMP)
 worker: $(STAMP)
 	$(BIN)/python manage.py rundramatiq
 
+scheduler: $(STAMP)
+	$(BIN)/python manage.py runscheduler
+
 bench: $(STAMP)
 	$(BIN)/python bench/graphql_list.py
 
