@@ -64,27 +64,27 @@ def _provider_message_id(message) -> tuple[str, str]:
 class SentMarks:
     """Accepted emails waiting for their SENT commit.
 
-    Committing each one alone costs a database round trip per email; committing a whole batch
-    at the end would widen the duplicate window (accepted by the provider, not yet marked
-    SENT) to the batch. So marks are committed together, but at most FLUSH_EVERY emails or
-    FLUSH_AFTER_S seconds after the oldest was accepted: with a provider slower than that
-    every email gets its own commit, and the window stays a few milliseconds of hand-offs.
+    Committing each alone costs a database round trip per email; committing a whole batch at
+    the end would widen the duplicate window (accepted by the provider, not yet marked SENT)
+    to the batch. So: after a send that took SLOW_SEND_S or more (any real network provider)
+    the mark commits at once; after fast ones (a local relay, the console) marks are grouped,
+    committed every FLUSH_EVERY emails or FLUSH_AFTER_S seconds.
     """
 
     FLUSH_EVERY = 50
     FLUSH_AFTER_S = 0.01
+    SLOW_SEND_S = 0.002
 
     def __init__(self) -> None:
         self.pending: list[Sent] = []
-        self.oldest = 0.0
+        self.flushed = time.monotonic()
 
-    def add(self, item: Sent) -> None:
-        if not self.pending:
-            self.oldest = time.monotonic()
+    def add(self, item: Sent, *, send_s: float) -> None:
         self.pending.append(item)
         if (
-            len(self.pending) >= self.FLUSH_EVERY
-            or time.monotonic() - self.oldest >= self.FLUSH_AFTER_S
+            send_s >= self.SLOW_SEND_S
+            or len(self.pending) >= self.FLUSH_EVERY
+            or time.monotonic() - self.flushed >= self.FLUSH_AFTER_S
         ):
             self.flush()
 
@@ -92,6 +92,7 @@ class SentMarks:
         if self.pending:
             reminder_mark_sent(sent=self.pending)
             self.pending = []
+        self.flushed = time.monotonic()
 
 
 def deliver_batch(*, limit: int, on_full_batch: Callable[[], None] | None = None) -> dict:
@@ -111,6 +112,7 @@ def deliver_batch(*, limit: int, on_full_batch: Callable[[], None] | None = None
             claim = by_pk[reminder.pk]
             try:
                 message = reminder_email(reminder, connection=connection)
+                send_started = time.monotonic()
                 connection.send_messages([message])
             except Exception as exc:
                 permanent = is_permanent(exc)
@@ -129,7 +131,10 @@ def deliver_batch(*, limit: int, on_full_batch: Callable[[], None] | None = None
                 connection.close()
                 continue
             message_id, status = _provider_message_id(message)
-            marks.add(Sent(claim, timezone.now(), message_id, status))
+            marks.add(
+                Sent(claim, timezone.now(), message_id, status),
+                send_s=time.monotonic() - send_started,
+            )
             counts["sent"] += 1
     finally:
         marks.flush()
