@@ -164,10 +164,14 @@ if not DEBUG and EMAIL_PROVIDER not in ESP_PROVIDERS_WITHOUT_WEBHOOKS and webhoo
 # the dispatcher (every minute) queues the rest and re-queues lost or stalled ones.
 REMINDER_HORIZON_SECONDS = env_int("REMINDER_HORIZON_SECONDS", 300)
 REMINDER_LOST_AFTER_SECONDS = env_int("REMINDER_LOST_AFTER_SECONDS", 15)
-REMINDER_STALE_SENDING_SECONDS = env_int("REMINDER_STALE_SENDING_SECONDS", 45)
+REMINDER_STALE_SENDING_SECONDS = env_int("REMINDER_STALE_SENDING_SECONDS", 50)
 REMINDER_MAX_ATTEMPTS = env_int("REMINDER_MAX_ATTEMPTS", 5)
 REMINDER_RETRY_BACKOFF_MS = env_int("REMINDER_RETRY_BACKOFF_MS", 30_000)
 REMINDER_BATCH_SIZE = env_int("REMINDER_BATCH_SIZE", 200)
+# A batch gives back what it has not sent after this long, so that a claim never lives longer
+# than this plus one send (bounded by EMAIL_TIMEOUT / Anymail's REQUESTS_TIMEOUT, 30 s):
+# keep REMINDER_STALE_SENDING_SECONDS above that sum.
+REMINDER_CLAIM_HOLD_SECONDS = env_int("REMINDER_CLAIM_HOLD_SECONDS", 10)
 # A worker releases due delayed messages only between polls of the broker; Dramatiq's default
 # idle poll of 1 s would make every reminder up to 1 s late. Read by dramatiq.worker at import
 # (also in the `dramatiq` process that `rundramatiq` execs, which inherits the environment).

@@ -10,6 +10,7 @@ from anymail.exceptions import (
     AnymailInvalidAddress,
     AnymailRecipientsRefused,
 )
+from django.conf import settings
 from django.core.mail import get_connection
 from django.utils import timezone
 
@@ -19,6 +20,7 @@ from tasks.reminders import (
     reminder_claim_due,
     reminder_mark_failed,
     reminder_mark_sent,
+    reminder_release,
     reminder_worker_session,
     reminders_for_delivery,
 )
@@ -99,16 +101,24 @@ def deliver_batch(*, limit: int, on_full_batch: Callable[[], None] | None = None
     """Claim up to ``limit`` due reminders and send each. Returns counts by outcome."""
     reminder_worker_session()
     claims = reminder_claim_due(limit=limit)
-    counts = {"claimed": len(claims), "sent": 0, "retrying": 0, "failed": 0}
+    counts = {"claimed": len(claims), "sent": 0, "retrying": 0, "failed": 0, "released": 0}
     if not claims:
         return counts
     if len(claims) == limit and on_full_batch is not None:
         on_full_batch()
+    claimed = time.monotonic()
     by_pk = {claim.pk: claim for claim in claims}
     connection = get_connection(fail_silently=False)
     marks = SentMarks()
     try:
-        for reminder in reminders_for_delivery(pks=by_pk):
+        batch = reminders_for_delivery(pks=by_pk)
+        for position, reminder in enumerate(batch):
+            if position and time.monotonic() - claimed > settings.REMINDER_CLAIM_HOLD_SECONDS:
+                # A slow provider: give the rest back before the dispatcher would think this
+                # worker dead (REMINDER_STALE_SENDING_SECONDS) and send them a second time.
+                rest = [by_pk[r.pk] for r in batch[position:]]
+                counts["released"] = reminder_release(claims=rest)
+                break
             claim = by_pk[reminder.pk]
             try:
                 message = reminder_email(reminder, connection=connection)

@@ -204,6 +204,8 @@ def _queue_if_near(reminders: list[Reminder], now: datetime) -> None:
     Reminder.objects.filter(pk__in=[r.pk for r in near], state=ReminderState.PENDING).update(
         state=ReminderState.QUEUED, queued_at=now
     )
+    for reminder in near:
+        reminder.state, reminder.queued_at = ReminderState.QUEUED, now
     _wake_after_commit([r.due_at for r in near])
 
 
@@ -346,6 +348,26 @@ def reminder_worker_session() -> None:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SET synchronous_commit TO OFF")
+
+
+def reminder_release(*, claims: Sequence[Claim]) -> int:
+    """Give claims back unsent (the batch ran long): QUEUED again, the attempt not counted."""
+    if not claims:
+        return 0
+    now = timezone.now()
+    held = Q()
+    for claim in claims:
+        held |= Q(pk=claim.pk, version=claim.version)
+    released = Reminder.objects.filter(held, state=ReminderState.SENDING).update(
+        state=ReminderState.QUEUED,
+        attempts=F("attempts") - 1,
+        version=F("version") + 1,
+        queued_at=now,
+        updated_at=now,
+    )
+    if released:
+        _wake_after_commit([now])
+    return released
 
 
 def reminder_mark_failed(*, claim: Claim, error: str, permanent: bool) -> datetime | None:

@@ -43,7 +43,13 @@ def test_a_due_reminder_is_sent_in_the_owners_time_zone_with_its_open_pre_tasks(
     )
     reminder = due_reminder(task)
 
-    assert deliver_batch(limit=10) == {"claimed": 1, "sent": 1, "retrying": 0, "failed": 0}
+    assert deliver_batch(limit=10) == {
+        "claimed": 1,
+        "sent": 1,
+        "retrying": 0,
+        "failed": 0,
+        "released": 0,
+    }
 
     [message] = mail.outbox
     when = "Wednesday 1 May 2030, 09:30 (Europe/Paris)"
@@ -176,7 +182,13 @@ def test_the_last_transient_failure_is_final(settings, smtp_email, inbox):
 def test_one_failure_does_not_hold_up_the_rest_of_the_batch(smtp_email, inbox):
     refused = due_reminder(TaskFactory(owner=UserFactory(email="refused@example.com")))
     fine = due_reminder(TaskFactory(owner=UserFactory(email="fine@example.com")), seconds_ago=0.5)
-    assert deliver_batch(limit=10) == {"claimed": 2, "sent": 1, "retrying": 0, "failed": 1}
+    assert deliver_batch(limit=10) == {
+        "claimed": 2,
+        "sent": 1,
+        "retrying": 0,
+        "failed": 1,
+        "released": 0,
+    }
     assert inbox.reminder_ids() == [fine.pk]
     assert Reminder.objects.get(pk=refused.pk).state == "FAILED"
 
@@ -191,3 +203,18 @@ def test_a_failed_reminder_shows_its_last_error_in_the_api(user, gql):
     assert data["task"]["reminders"] == [
         {"state": "FAILED", "lastError": "SMTPRecipientsRefused: nope"}
     ]
+
+
+def test_a_batch_that_runs_long_gives_the_rest_back_uncounted(settings, user, anymail_test):
+    settings.REMINDER_CLAIM_HOLD_SECONDS = 0
+    task = TaskFactory(owner=user)
+    first = due_reminder(task, seconds_ago=3)
+    rest = [due_reminder(task, seconds_ago=2), due_reminder(task, seconds_ago=1)]
+
+    counts = deliver_batch(limit=10)
+
+    assert (counts["sent"], counts["released"]) == (1, 2)
+    assert Reminder.objects.get(pk=first.pk).state == ReminderState.SENT
+    for reminder in rest:
+        reminder.refresh_from_db()
+        assert (reminder.state, reminder.attempts, reminder.version) == ("QUEUED", 0, 3)
