@@ -152,6 +152,8 @@ def reminders_after_reschedule(*, task: Task) -> None:
     """Relative reminders move with the task; those whose new time has passed (or whose task
     lost its time) are cancelled. Moving re-arms a reminder already sent or failed, so the new
     time gets its own email. Absolute reminders stay."""
+    if task.status == TaskStatus.DONE:
+        return  # its unsent reminders were cancelled on completion; a done task needs none
     now = timezone.now()
     relative = Reminder.objects.filter(task=task, minutes_before__isnull=False).exclude(
         state=ReminderState.CANCELLED
@@ -215,6 +217,7 @@ def _wake_after_commit(moments: list[datetime]) -> None:
 
 
 def _wake(moments: list[datetime]) -> None:
+    # Imported here, after the commit: tasks never imports Dramatiq actors at import time.
     from jobs.wakeups import wake_at
 
     wake_at(moments)

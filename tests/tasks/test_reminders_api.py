@@ -249,3 +249,29 @@ def test_reminders_of_a_task_list_cost_one_query(user, gql, django_assert_num_qu
     with django_assert_num_queries(4):
         data = gql.data(TASKS)
     assert [len(e["node"]["reminders"]) for e in data["tasks"]["edges"]] == [1] * 5
+
+
+def test_rescheduling_a_done_task_does_not_re_arm_its_sent_reminder(user, gql):
+    task = DoneTaskFactory(owner=user, scheduled_at=SCHEDULED)
+    Reminder.objects.create(
+        task=task, remind_at=SCHEDULED, due_at=SCHEDULED, minutes_before=0, state="SENT"
+    )
+    data = gql.data(
+        UPDATE, {"id": global_id("Task", task.pk), "input": {"scheduledAt": "2030-06-01T00:00Z"}}
+    )
+    assert data["taskUpdate"]["task"]["reminders"] == [
+        {"remindAt": "2030-05-01T07:30:00+00:00", "state": "SENT"}
+    ]
+
+
+def test_rescheduling_re_arms_a_sent_relative_reminder_for_the_new_time(user, gql):
+    task = TaskFactory(owner=user, scheduled_at=SCHEDULED)
+    Reminder.objects.create(
+        task=task, remind_at=SCHEDULED, due_at=SCHEDULED, minutes_before=0, state="SENT"
+    )
+    data = gql.data(
+        UPDATE, {"id": global_id("Task", task.pk), "input": {"scheduledAt": "2030-06-01T00:00Z"}}
+    )
+    assert data["taskUpdate"]["task"]["reminders"] == [
+        {"remindAt": "2030-06-01T00:00:00+00:00", "state": "PENDING"}
+    ]
