@@ -1,14 +1,16 @@
 """The delivering side in-process: claim, compose, send, record. The provider boundary is
 Anymail's test backend, or Django's SMTP backend talking to a real SMTP server on loopback."""
 
+import smtplib
 import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from anymail.exceptions import AnymailAPIError, AnymailInvalidAddress, AnymailRecipientsRefused
 from django.core import mail
 from django.utils import timezone
 
-from jobs.delivery import deliver_batch
+from jobs.delivery import deliver_batch, is_permanent
 from tasks import reminders
 from tasks.models import Reminder, ReminderState
 from tests.factories import DoneTaskFactory, TaskDependencyFactory, TaskFactory, UserFactory
@@ -218,3 +220,23 @@ def test_a_batch_that_runs_long_gives_the_rest_back_uncounted(settings, user, an
     for reminder in rest:
         reminder.refresh_from_db()
         assert (reminder.state, reminder.attempts, reminder.version) == ("QUEUED", 0, 3)
+
+
+@pytest.mark.parametrize(
+    ("error", "permanent"),
+    [
+        (AnymailRecipientsRefused("refused"), True),
+        (AnymailInvalidAddress("bad address"), True),
+        (AnymailAPIError("bad request", status_code=422), True),
+        (AnymailAPIError("rate limited", status_code=429), False),
+        (AnymailAPIError("server error", status_code=503), False),
+        (smtplib.SMTPRecipientsRefused({"a@b.c": (550, b"no such user")}), True),
+        (smtplib.SMTPRecipientsRefused({"a@b.c": (451, b"try later")}), False),
+        (smtplib.SMTPDataError(554, b"rejected"), True),
+        (smtplib.SMTPServerDisconnected("gone"), False),
+        (TimeoutError("timed out"), False),
+        (ConnectionRefusedError(), False),
+    ],
+)
+def test_provider_errors_are_permanent_or_transient(error, permanent):
+    assert is_permanent(error) is permanent
