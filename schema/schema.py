@@ -1,23 +1,26 @@
 """The root schema, merged from the per-domain query and mutation types."""
 
 import strawberry
+from django.conf import settings
 from graphql import GraphQLError
 from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.relay.types import GlobalIDValueError
 from strawberry.schema.config import StrawberryConfig
 from strawberry_django.optimizer import DjangoOptimizerExtension
 
+from schema.limits import SECURITY_EXTENSIONS
 from schema.tasks import TaskMutation, TaskQuery
+from schema.tokens import ApiTokenMutation, ApiTokenQuery
 from schema.users import UserMutation, UserQuery
 
 
 @strawberry.type
-class Query(TaskQuery, UserQuery):
+class Query(TaskQuery, UserQuery, ApiTokenQuery):
     pass
 
 
 @strawberry.type
-class Mutation(TaskMutation, UserMutation):
+class Mutation(TaskMutation, UserMutation, ApiTokenMutation):
     pass
 
 
@@ -39,8 +42,14 @@ class Schema(strawberry.Schema):
 schema = Schema(
     query=Query,
     mutation=Mutation,
-    config=StrawberryConfig(relay_max_results=100),
+    config=StrawberryConfig(
+        relay_max_results=100,
+        batching_config={"max_operations": settings.GRAPHQL_MAX_BATCH},
+        # Suggestions ("Did you mean ...?") would leak the schema that introspection hides.
+        disable_field_suggestions=not settings.GRAPHQL_INTROSPECTION,
+    ),
     extensions=[
+        *SECURITY_EXTENSIONS,
         DjangoOptimizerExtension,
         # Repeated documents (every SPA sends the same few) skip parsing and validation;
         # the caches live at module level, shared by the per-request extension instances.

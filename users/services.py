@@ -1,13 +1,28 @@
 """Writes on accounts. Each raises django.core.exceptions.ValidationError with per-field
 messages and codes on bad input, and writes nothing in that case."""
 
+import hashlib
+import secrets
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
-from users.models import User
+from users import selectors
+from users.errors import ApiTokenRejected
+from users.models import ApiToken, ApiTokenScope, User
 from users.validators import validate_timezone
+
+API_TOKEN_PREFIX = "tg_"
+API_TOKEN_NAME_MAX_LENGTH = ApiToken._meta.get_field("name").max_length
+MAX_ACTIVE_API_TOKENS = 50
+# lastUsedAt is a hint for humans ("used 3 minutes ago"), not an audit log: writing it on
+# every request would turn every read into a write.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
 def user_register(*, email: str, password: str, timezone: str = "UTC") -> User:
@@ -93,3 +108,97 @@ def user_password_change(*, user: User, old_password: str, new_password: str) ->
     user.set_password(new_password)
     user.save(update_fields=["password"])
     return user
+
+
+def api_token_digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def api_token_create(
+    *,
+    user: User,
+    name: str,
+    scopes: Iterable[str],
+    expires_at: datetime | None = None,
+) -> tuple[ApiToken, str]:
+    """A new token and its secret. The secret is not stored and cannot be shown again."""
+    name = name.strip()
+    scopes = set(scopes)
+    errors: dict[str, list[ValidationError]] = {}
+    if not name:
+        errors["name"] = [ValidationError("Give the token a name.", code="blank")]
+    elif len(name) > API_TOKEN_NAME_MAX_LENGTH:
+        errors["name"] = [
+            ValidationError(
+                "The name can have at most %(limit)d characters.",
+                code="max_length",
+                params={"limit": API_TOKEN_NAME_MAX_LENGTH},
+            )
+        ]
+    if not scopes:
+        errors["scopes"] = [ValidationError("Choose at least one scope.", code="required")]
+    elif not scopes <= set(ApiTokenScope.values):
+        errors["scopes"] = [ValidationError("Unknown scope.", code="invalid_choice")]
+    if expires_at is not None and expires_at <= timezone.now():
+        errors["expires_at"] = [
+            ValidationError("The expiry must be in the future.", code="in_the_past")
+        ]
+    if selectors.api_token_active(user=user).count() >= MAX_ACTIVE_API_TOKENS:
+        errors["__all__"] = [
+            ValidationError(
+                "You have %(limit)d active API tokens: revoke one first.",
+                code="too_many_tokens",
+                params={"limit": MAX_ACTIVE_API_TOKENS},
+            )
+        ]
+    if errors:
+        raise ValidationError(errors)
+
+    # WRITE implies READ: a script that changes tasks must see what it changed.
+    granted = [ApiTokenScope.READ.value]
+    if ApiTokenScope.WRITE in scopes:
+        granted.append(ApiTokenScope.WRITE.value)
+    secret = API_TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken.objects.create(
+        user=user,
+        name=name,
+        prefix=secret[: len(API_TOKEN_PREFIX) + 6],
+        secret_hash=api_token_digest(secret),
+        scopes=granted,
+        expires_at=expires_at,
+    )
+    return token, secret
+
+
+def api_token_revoke(*, token: ApiToken) -> ApiToken:
+    """Revoke the token; revoking it again keeps the first revocation time."""
+    if token.revoked_at is None:
+        ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
+            revoked_at=timezone.now()
+        )
+        token.refresh_from_db(fields=["revoked_at"])
+    return token
+
+
+def api_token_authenticate(*, secret: str) -> ApiToken:
+    """The live token with this secret (its user loaded), or ApiTokenRejected.
+
+    One indexed SELECT; an UPDATE of last_used_at at most once a minute per token.
+    """
+    if not secret.startswith(API_TOKEN_PREFIX):
+        raise ApiTokenRejected("Invalid API token.")
+    try:
+        token = ApiToken.objects.select_related("user").get(secret_hash=api_token_digest(secret))
+    except ApiToken.DoesNotExist:
+        raise ApiTokenRejected("Invalid API token.") from None
+    now = timezone.now()
+    if token.revoked_at is not None:
+        raise ApiTokenRejected("This API token has been revoked.")
+    if token.expires_at is not None and token.expires_at <= now:
+        raise ApiTokenRejected("This API token has expired.")
+    if not token.user.is_active:
+        raise ApiTokenRejected("Invalid API token.")
+    if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token.last_used_at = now
+    return token
