@@ -29,7 +29,9 @@ class ApiTokenType(relay.Node):
         description="When the token last authenticated a request (to the minute)."
     )
 
-    @strawberry_django.field(description="READ allows queries; WRITE also allows mutations.")
+    @strawberry_django.field(
+        only=["scopes"], description="READ allows queries; WRITE also allows mutations."
+    )
     def scopes(self, root: ApiToken) -> list[ApiTokenScopeEnum]:
         return [ApiTokenScope(scope) for scope in root.scopes]
 
