@@ -1,0 +1,119 @@
+"""Bearer-token authentication overhead: the same query, anonymous vs session vs API token.
+
+Runs the full Django stack in-process (middleware, CSRF, GraphQL view) against a throwaway
+test database (DATABASE_URL's, with the usual test_ prefix; SQLite in memory by default),
+and writes bench/results/auth.json.
+
+    python bench/auth.py [--requests 2000]
+"""
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "core.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.conf import settings  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.test import Client  # noqa: E402
+from django.test.utils import setup_test_environment  # noqa: E402
+
+QUERY = json.dumps({"query": "{ me { email } }"})
+
+
+def percentile(samples: list[float], fraction: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=2000, help="per kind of caller")
+    args = parser.parse_args()
+
+    setup_test_environment()
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    old_name = connection.creation.create_test_db(verbosity=0)
+    try:
+        from users import services
+        from users.models import User
+
+        user = User.objects.create_user("bench@example.com", "bench password 123")
+        _, secret = services.api_token_create(user=user, name="bench", scopes=["READ"])
+
+        anonymous = Client()
+        session = Client(enforce_csrf_checks=True)
+        session.force_login(user)
+        csrf = session.get("/csrf/").json()["csrfToken"]
+        bearer = Client(headers={"Authorization": f"Bearer {secret}"})
+        callers = {
+            "anonymous": (anonymous, {}),
+            "session": (session, {"X-CSRFToken": csrf}),
+            "bearer": (bearer, {}),
+        }
+        samples: dict[str, list[float]] = {name: [] for name in callers}
+
+        def once(client: Client, headers: dict) -> float:
+            start = time.perf_counter()
+            response = client.post(
+                "/graphql/", QUERY, content_type="application/json", headers=headers
+            )
+            elapsed = time.perf_counter() - start
+            assert response.status_code == 200, response.content
+            return elapsed
+
+        for client, headers in callers.values():  # warm caches and connections
+            for _ in range(50):
+                once(client, headers)
+        # Interleaved, so drift in machine load hits every kind alike.
+        for _ in range(args.requests):
+            for name, (client, headers) in callers.items():
+                samples[name].append(once(client, headers))
+
+        authenticate = []
+        for _ in range(args.requests):
+            start = time.perf_counter()
+            services.api_token_authenticate(secret=secret)
+            authenticate.append(time.perf_counter() - start)
+
+        ms = {
+            name: {
+                "median_ms": round(statistics.median(values) * 1000, 3),
+                "p95_ms": round(percentile(values, 0.95) * 1000, 3),
+            }
+            for name, values in samples.items()
+        }
+        result = {
+            "query": "{ me { email } }",
+            "requests_per_caller": args.requests,
+            "database": connection.vendor,
+            "callers": ms,
+            "bearer_overhead_vs_anonymous_ms": round(
+                ms["bearer"]["median_ms"] - ms["anonymous"]["median_ms"], 3
+            ),
+            "bearer_overhead_vs_session_ms": round(
+                ms["bearer"]["median_ms"] - ms["session"]["median_ms"], 3
+            ),
+            "api_token_authenticate_median_ms": round(statistics.median(authenticate) * 1000, 3),
+        }
+    finally:
+        connection.creation.destroy_test_db(old_name, verbosity=0)
+
+    out = ROOT / "bench" / "results" / "auth.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
