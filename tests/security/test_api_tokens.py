@@ -294,3 +294,12 @@ def test_tokens_list_runs_one_query(user, gql, django_assert_num_queries):
     TaskFactory(owner=user)
     with django_assert_num_queries(3):  # session, user, tokens
         assert len(gql.data(LIST)["apiTokens"]) == 5
+
+
+def test_mutations_cannot_ride_on_get_requests_where_csrf_does_not_look(user):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+    response = client.get("/graphql/", {"query": TASK_CREATE})
+    assert response.status_code == 400
+    assert response.content == b"mutations are not allowed when using GET"
+    assert Task.objects.count() == 0
