@@ -1,7 +1,9 @@
-"""Schemathesis generates GraphQL operations from the live schema and sends them, with a WRITE
-API token, through the real WSGI stack: no response may be a 5xx, and no resolver may raise an
-unexpected exception (those would be logged by strawberry.execution and answered as
-"Internal error").
+"""Schemathesis generates GraphQL operations (valid and invalid) from the live schema and sends
+them, with a WRITE API token and with a cookie session, through the real WSGI stack.
+
+No response may be a 5xx or an authentication failure, and no resolver may raise an
+unexpected exception (those are logged by strawberry.execution and answered as
+"Internal error" with masking on).
 """
 
 import base64
@@ -17,6 +19,7 @@ from django.test import Client
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
+from schemathesis import GenerationMode
 from schemathesis.graphql import nodes
 
 from schema.limits import INTERNAL_ERROR
@@ -29,6 +32,7 @@ pytestmark = pytest.mark.django_db(transaction=False)
 
 # Per root field: through an API token (most of the API), then through a cookie session
 # (the account mutations that tokens may not call: login, register, passwordChange, ...).
+NEGATIVE = GenerationMode.NEGATIVE  # invalid arguments and values, not just valid ones
 EXAMPLES_WITH_TOKEN = 40
 EXAMPLES_WITH_SESSION = 15
 CSRF_SECRET = "f" * 32
@@ -97,7 +101,7 @@ def test_generated_operations_never_crash_the_api(api_token, settings):
     failures: list[tuple] = []
 
     def fuzz(operation, examples: int, with_token: bool) -> None:
-        @given(case=operation.as_strategy())
+        @given(case=st.one_of(operation.as_strategy(), operation.as_strategy(NEGATIVE)))
         @hypothesis_settings(
             max_examples=examples,
             deadline=None,
