@@ -1,5 +1,8 @@
 """Bearer-token authentication overhead: the same query, anonymous vs session vs API token.
 
+Two queries: `{ __typename }` does the same work for every caller, so its differences are the
+cost of authenticating; `{ me { email } }` adds what an authenticated caller then resolves.
+
 Runs the full Django stack in-process (middleware, CSRF, GraphQL view) against a throwaway
 test database (DATABASE_URL's, with the usual test_ prefix; SQLite in memory by default),
 and writes bench/results/auth.json.
@@ -28,7 +31,7 @@ from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import setup_test_environment  # noqa: E402
 
-QUERY = json.dumps({"query": "{ me { email } }"})
+QUERIES = {"typename": "{ __typename }", "me": "{ me { email } }"}
 
 
 def percentile(samples: list[float], fraction: float) -> float:
@@ -61,30 +64,56 @@ def main() -> None:
             "session": (session, {"X-CSRFToken": csrf}),
             "bearer": (bearer, {}),
         }
-        samples: dict[str, list[float]] = {name: [] for name in callers}
 
-        def once(client: Client, headers: dict) -> float:
+        def once(client: Client, headers: dict, body: str) -> float:
             start = time.perf_counter()
             response = client.post(
-                "/graphql/", QUERY, content_type="application/json", headers=headers
+                "/graphql/", body, content_type="application/json", headers=headers
             )
             elapsed = time.perf_counter() - start
             assert response.status_code == 200, response.content
             return elapsed
 
-        for client, headers in callers.values():  # warm caches and connections
-            for _ in range(50):
-                once(client, headers)
-        # Interleaved, so drift in machine load hits every kind alike.
-        for _ in range(args.requests):
-            for name, (client, headers) in callers.items():
-                samples[name].append(once(client, headers))
+        per_query = {}
+        for label, query in QUERIES.items():
+            body = json.dumps({"query": query})
+            samples: dict[str, list[float]] = {name: [] for name in callers}
+            for client, headers in callers.values():  # warm caches and connections
+                for _ in range(50):
+                    once(client, headers, body)
+            # Interleaved, so drift in machine load hits every kind alike.
+            for _ in range(args.requests):
+                for name, (client, headers) in callers.items():
+                    samples[name].append(once(client, headers, body))
+            ms = {
+                name: {
+                    "median_ms": round(statistics.median(values) * 1000, 3),
+                    "p95_ms": round(percentile(values, 0.95) * 1000, 3),
+                }
+                for name, values in samples.items()
+            }
+            per_query[label] = {
+                "query": query,
+                "callers": ms,
+                "bearer_overhead_vs_anonymous_ms": round(
+                    ms["bearer"]["median_ms"] - ms["anonymous"]["median_ms"], 3
+                ),
+                "bearer_overhead_vs_session_ms": round(
+                    ms["bearer"]["median_ms"] - ms["session"]["median_ms"], 3
+                ),
+            }
 
-        authenticate = []
-        for _ in range(args.requests):
-            start = time.perf_counter()
-            services.api_token_authenticate(secret=secret)
-            authenticate.append(time.perf_counter() - start)
+        def median_ms(call) -> float:
+            timings = []
+            for _ in range(args.requests):
+                start = time.perf_counter()
+                call()
+                timings.append(time.perf_counter() - start)
+            return round(statistics.median(timings) * 1000, 3)
+
+        authenticate_ms = median_ms(lambda: services.api_token_authenticate(secret=secret))
+        # Reference: the cheapest ORM read there is, to tell machine speed from our cost.
+        user_get_ms = median_ms(lambda: User.objects.get(pk=user.pk))
 
         ms = {
             name: {
@@ -94,17 +123,11 @@ def main() -> None:
             for name, values in samples.items()
         }
         result = {
-            "query": "{ me { email } }",
-            "requests_per_caller": args.requests,
+            "requests_per_caller_and_query": args.requests,
             "database": connection.vendor,
-            "callers": ms,
-            "bearer_overhead_vs_anonymous_ms": round(
-                ms["bearer"]["median_ms"] - ms["anonymous"]["median_ms"], 3
-            ),
-            "bearer_overhead_vs_session_ms": round(
-                ms["bearer"]["median_ms"] - ms["session"]["median_ms"], 3
-            ),
-            "api_token_authenticate_median_ms": round(statistics.median(authenticate) * 1000, 3),
+            "queries": per_query,
+            "api_token_authenticate_median_ms": authenticate_ms,
+            "reference_user_get_by_pk_median_ms": user_get_ms,
         }
     finally:
         connection.creation.destroy_test_db(old_name, verbosity=0)
