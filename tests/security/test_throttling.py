@@ -130,7 +130,7 @@ def test_the_lock_expires_with_its_window(user, settings):
 
 @pytest.mark.services
 def test_a_lock_set_by_one_web_process_is_seen_by_another_through_redis(settings):
-    url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/5")
+    url = os.environ.get("REDIS_TEST_URL", "redis://127.0.0.1:6379/5")
     redis = RedisCache(url, {})._cache.get_client()
     try:
         redis.ping()
