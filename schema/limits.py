@@ -3,6 +3,7 @@
 - Query limits (depth, aliases, tokens) refuse a document before anything runs.
 - Introspection can be switched off by settings (GRAPHQL_INTROSPECTION).
 - A READ-only API token cannot run mutations.
+- Text with NUL characters is refused (PostgreSQL cannot store them; no one types them).
 - Unexpected exceptions reach clients as "Internal error" when GRAPHQL_MASK_ERRORS is on.
 
 Settings are read per request except the depth and alias limits, whose validation rules
@@ -12,7 +13,7 @@ are built once: the validation cache keys on the rule classes.
 from collections.abc import Iterator
 
 from django.conf import settings
-from graphql import ExecutionResult, GraphQLError
+from graphql import ExecutionResult, GraphQLError, StringValueNode, ValidationRule
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import MaskErrors, MaxAliasesLimiter, QueryDepthLimiter, SchemaExtension
 from strawberry.extensions.query_depth_limiter import IgnoreContext
@@ -23,6 +24,20 @@ from schema.auth import api_token
 from schema.errors import ForbiddenError
 
 INTERNAL_ERROR = "Internal error"
+NUL_MESSAGE = "Text cannot contain NUL characters (\\u0000)."
+
+
+class BadInputError(GraphQLError):
+    def __init__(self, message: str, *nodes) -> None:
+        super().__init__(message, list(nodes) or None, extensions={"code": "BAD_USER_INPUT"})
+
+
+class NoNulCharacters(ValidationRule):
+    """String literals in the document (variables are checked by RejectNulCharacters)."""
+
+    def enter_string_value(self, node: StringValueNode, *_args) -> None:
+        if "\x00" in node.value:
+            self.report_error(BadInputError(NUL_MESSAGE, node))
 
 
 def _is_introspection(context: IgnoreContext) -> bool:
@@ -35,6 +50,7 @@ _LIMIT_RULES = (
         max_depth=settings.GRAPHQL_MAX_DEPTH, should_ignore=_is_introspection
     ).validation_rules,
     *MaxAliasesLimiter(max_alias_count=settings.GRAPHQL_MAX_ALIASES).validation_rules,
+    NoNulCharacters,
 )
 _LIMIT_RULES_NO_INTROSPECTION = (*_LIMIT_RULES, NoSchemaIntrospectionCustomRule)
 
@@ -68,6 +84,24 @@ class ApiTokenScopes(SchemaExtension):
         yield
 
 
+def _holds_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(item) for item in value.values())
+    if isinstance(value, list):
+        return any(_holds_nul(item) for item in value)
+    return False
+
+
+class RejectNulCharacters(SchemaExtension):
+    def on_execute(self) -> Iterator[None]:
+        context = self.execution_context
+        if not context.result and _holds_nul(context.variables):
+            context.result = ExecutionResult(data=None, errors=[BadInputError(NUL_MESSAGE)])
+        yield
+
+
 def is_unexpected(error: GraphQLError) -> bool:
     """True for errors caused by a bug rather than by the request.
 
@@ -87,4 +121,4 @@ def mask_errors() -> MaskErrors:
     return MaskErrors(should_mask_error=is_unexpected, error_message=INTERNAL_ERROR)
 
 
-SECURITY_EXTENSIONS = [QueryLimits, ApiTokenScopes, mask_errors]
+SECURITY_EXTENSIONS = [QueryLimits, ApiTokenScopes, RejectNulCharacters, mask_errors]

@@ -61,3 +61,48 @@ def test_a_valid_cursor_still_pages(gql, user):
         "query($a: String) { tasks(first: 5, after: $a) { edges { cursor } } }", {"a": after}
     )
     assert len(data["tasks"]["edges"]) == 2
+
+
+NUL = "Text cannot contain NUL characters (\\u0000)."
+
+
+@pytest.mark.parametrize(
+    "document,variables",
+    [
+        # Found by the fuzzer on PostgreSQL: "text fields cannot contain NUL (0x00) bytes".
+        (
+            "mutation($t: String!) { taskCreate(input: {title: $t}) { errors { code } } }",
+            {"t": "a\x00b"},
+        ),
+        ("query($q: String) { tasks(filter: {titleContains: $q}) { totalCount } }", {"q": "\x00"}),
+        (
+            'mutation($e: String!) { login(email: $e, password: "x") { errors { code } } }',
+            {"e": "alice\x00@example.com"},
+        ),
+        (
+            "mutation($i: UserUpdateInput!) { userUpdate(input: $i) { errors { code } } }",
+            {"i": {"firstName": "x\x00"}},
+        ),
+    ],
+    ids=["taskCreate-variable", "titleContains", "login", "userUpdate-nested"],
+)
+def test_nul_characters_in_variables_are_refused_before_anything_runs(gql, document, variables):
+    from tasks.models import Task
+
+    body = gql(document, variables)
+    assert body == {
+        "data": None,
+        "errors": [{"message": NUL, "extensions": {"code": "BAD_USER_INPUT"}}],
+    }
+    assert Task.objects.count() == 0
+
+
+def test_nul_characters_in_string_literals_are_refused_too(gql):
+    from tasks.models import Task
+
+    body = gql('mutation { taskCreate(input: {title: "a\\u0000b"}) { errors { code } } }')
+    assert body["data"] is None
+    assert [(e["message"], e["extensions"]) for e in body["errors"]] == [
+        (NUL, {"code": "BAD_USER_INPUT"})
+    ]
+    assert Task.objects.count() == 0
