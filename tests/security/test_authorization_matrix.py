@@ -2,8 +2,8 @@
 user (session and API token) and anonymously: refused or not found, exactly as for an id that
 does not exist, nothing of the victim's in the response, nothing changed in the database.
 
-Adding an operation is one row in OPERATIONS (and, for a new kind of object, one entry in
-VICTIM_OBJECTS saying how to make the victim's instance).
+Adding an operation is one row in OPERATIONS; a new kind of object is one entry in
+VICTIM_OBJECTS (how to make the victim's instance) and one in SNAPSHOT (its table).
 """
 
 import json
@@ -100,14 +100,22 @@ OPERATIONS = [
 CALLERS = ["anonymous", "other user's session", "other user's API token"]
 
 
+# Every table an attack could change, and the columns to compare (None: all). The attacker's
+# own token is left out of the comparison only in its last_used_at column.
+SNAPSHOT: dict[type, tuple[str, ...] | None] = {
+    Task: None,
+    TaskDependency: None,
+    ApiToken: ("pk", "user_id", "name", "scopes", "expires_at", "revoked_at"),
+    User: ("pk", "email", "password", "first_name", "last_name", "timezone", "is_active"),
+}
+
+
 def snapshot() -> str:
-    """Everything the victim owns and the size of every table, as comparable text."""
+    """Every row of every table in SNAPSHOT, as comparable text."""
     return json.dumps(
         {
-            "tasks": list(Task.objects.order_by("pk").values()),
-            "edges": list(TaskDependency.objects.order_by("pk").values()),
-            "tokens": list(ApiToken.objects.order_by("pk").values("pk", "name", "revoked_at")),
-            "users": list(User.objects.order_by("pk").values("pk", "email", "password")),
+            model.__name__: list(model.objects.order_by("pk").values(*(fields or ())))
+            for model, fields in SNAPSHOT.items()
         },
         default=str,
     )
