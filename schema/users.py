@@ -135,11 +135,18 @@ class UserMutation:
     def password_change(self, info: Info, old_password: str, new_password: str) -> UserPayload:
         user = current_user(info)
         require_session(info, "change the password")
+        # A stolen session must not become a way to guess the password: wrong current
+        # passwords count as failed logins of the account.
+        address = client_address(info.context.request)
+        if locked_for := throttle.login_locked_for(email=user.email, address=address):
+            return UserPayload(errors=_throttled("Too many failed login attempts.", locked_for))
         try:
             services.user_password_change(
                 user=user, old_password=old_password, new_password=new_password
             )
         except ValidationError as exc:
+            if "old_password" in getattr(exc, "error_dict", {}):
+                throttle.login_failed(email=user.email, address=address)
             return UserPayload(errors=field_errors(exc))
         update_session_auth_hash(info.context.request, user)
         return UserPayload(user=user)

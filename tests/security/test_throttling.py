@@ -164,3 +164,17 @@ def test_a_lock_set_by_one_web_process_is_seen_by_another_through_redis(settings
     finally:
         for key in redis.scan_iter("taskgraph:*:throttle:*"):
             redis.delete(key)
+
+
+def test_wrong_current_passwords_count_as_failed_logins(user, gql):
+    change = (
+        "mutation($old: String!) { passwordChange(oldPassword: $old, "
+        'newPassword: "a new long passphrase") { errors { field message code } } }'
+    )
+    for _ in range(5):
+        errors = gql.data(change, {"old": "guess"})["passwordChange"]["errors"]
+        assert [e["code"] for e in errors] == ["wrong_password"]
+    assert gql.data(change, {"old": PASSWORD})["passwordChange"]["errors"] == [LOCKED]
+    assert login(client_from("10.0.0.2"), password=PASSWORD) == [LOCKED]
+    user.refresh_from_db()
+    assert user.check_password(PASSWORD)
