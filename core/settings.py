@@ -115,17 +115,48 @@ SESSION_COOKIE_SAMESITE = env_str("SESSION_COOKIE_SAMESITE", "Lax")
 CSRF_COOKIE_SAMESITE = env_str("CSRF_COOKIE_SAMESITE", "Lax")
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
 CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
-SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+# Load balancers probe over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^health/$"]
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
 if env_bool("SECURE_PROXY_SSL_HEADER", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+if not SECURE_HSTS_PRELOAD:
+    # Preloading is a commitment submitted to browser vendors (hard to undo), so it stays an
+    # explicit opt-in rather than a default that `check --deploy` would nag about.
+    SILENCED_SYSTEM_CHECKS = ["security.W021"]
+# How many reverse proxies in front of the app append to X-Forwarded-For. 0: trust only
+# REMOTE_ADDR (a client can write any X-Forwarded-For it likes).
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 
 # Background work: Redis when REDIS_URL is set, otherwise an in-process broker.
 REDIS_URL = env_str("REDIS_URL")
 DRAMATIQ_BROKER = broker_settings(REDIS_URL)
 DRAMATIQ_AUTODISCOVER_MODULES = ["actors"]
+
+# Cache: login throttling counters and locks must be shared by every web process, so Redis
+# when configured; a per-process memory cache otherwise (development).
+CACHE_URL = env_str("CACHE_URL", REDIS_URL)
+if CACHE_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CACHE_URL,
+            "KEY_PREFIX": "taskgraph",
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# Throttling: failed logins per account and per client address within the window lock that
+# account or address for the window; registrations per address likewise.
+THROTTLE_WINDOW = env_int("THROTTLE_WINDOW", 15 * 60)
+THROTTLE_LOGIN_ACCOUNT_FAILURES = env_int("THROTTLE_LOGIN_ACCOUNT_FAILURES", 5)
+THROTTLE_LOGIN_ADDRESS_FAILURES = env_int("THROTTLE_LOGIN_ADDRESS_FAILURES", 20)
+THROTTLE_REGISTRATIONS = env_int("THROTTLE_REGISTRATIONS", 10)
+THROTTLE_REGISTRATION_WINDOW = env_int("THROTTLE_REGISTRATION_WINDOW", 60 * 60)
 
 # Email: "console" (default), "smtp", or any Anymail ESP by its module name ("mailgun",
 # "postmark", "sendgrid", "amazon_ses", ...). Credentials come from ANYMAIL_* variables,
@@ -148,7 +179,7 @@ else:
     EMAIL_BACKEND = f"anymail.backends.{EMAIL_PROVIDER}.EmailBackend"
 # Any other backend by dotted path (benchmarks use a recording one); overrides EMAIL_PROVIDER.
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", EMAIL_BACKEND)
-ANYMAIL = env_prefixed("ANYMAIL_")
+ANYMAIL = env_prefixed("ANYMAIL_")  # ANYMAIL_WEBHOOK_SECRET -> ANYMAIL["WEBHOOK_SECRET"]
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Taskgraph <reminders@taskgraph.localhost>")
 FRONTEND_URL = env_str("FRONTEND_URL", "http://127.0.0.1:8000").rstrip("/")
 # Anymail tracking webhooks (/anymail/<esp>/tracking/) accept anyone without a shared secret.
@@ -179,6 +210,16 @@ os.environ.setdefault("dramatiq_worker_timeout", "100")
 
 # GraphQL
 GRAPHQL_MAX_PAGE_SIZE = 100
+# Query limits: a document is refused before it runs when it exceeds any of these.
+GRAPHQL_MAX_DEPTH = env_int("GRAPHQL_MAX_DEPTH", 10)
+GRAPHQL_MAX_ALIASES = env_int("GRAPHQL_MAX_ALIASES", 30)
+GRAPHQL_MAX_TOKENS = env_int("GRAPHQL_MAX_TOKENS", 2000)
+GRAPHQL_MAX_BATCH = env_int("GRAPHQL_MAX_BATCH", 10)
+# Introspection and GraphiQL: on in development, off in production unless asked for.
+GRAPHQL_INTROSPECTION = env_bool("GRAPHQL_INTROSPECTION", DEBUG)
+GRAPHQL_GRAPHIQL = env_bool("GRAPHQL_GRAPHIQL", DEBUG)
+# Unexpected exceptions reach clients as "Internal error" (the details go to the log).
+GRAPHQL_MASK_ERRORS = env_bool("GRAPHQL_MASK_ERRORS", not DEBUG)
 STRAWBERRY_DJANGO = {
     "FIELD_DESCRIPTION_FROM_HELP_TEXT": True,
     "TYPE_DESCRIPTION_FROM_MODEL_DOCSTRING": False,

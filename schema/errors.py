@@ -42,3 +42,8 @@ def not_found(field: str = "id", message: str = "Task not found.") -> list[Field
 class AuthenticationError(GraphQLError):
     def __init__(self, message: str = "Authentication required: log in first.") -> None:
         super().__init__(message, extensions={"code": "UNAUTHENTICATED"})
+
+
+class ForbiddenError(GraphQLError):
+    def __init__(self, message: str) -> None:
+        super().__init__(message, extensions={"code": "FORBIDDEN"})

@@ -1,6 +1,7 @@
 """The root schema, merged from the per-domain query and mutation types."""
 
 import strawberry
+from django.conf import settings
 from graphql import GraphQLError
 from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
 from strawberry.relay.types import GlobalIDValueError
@@ -8,18 +9,20 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry_django.optimizer import DjangoOptimizerExtension
 
 from schema.executor import ColumnFastPathExecutor
+from schema.limits import SECURITY_EXTENSIONS
 from schema.reminders import ReminderMutation
 from schema.tasks import TaskMutation, TaskQuery
+from schema.tokens import ApiTokenMutation, ApiTokenQuery
 from schema.users import UserMutation, UserQuery
 
 
 @strawberry.type
-class Query(TaskQuery, UserQuery):
+class Query(TaskQuery, UserQuery, ApiTokenQuery):
     pass
 
 
 @strawberry.type
-class Mutation(TaskMutation, ReminderMutation, UserMutation):
+class Mutation(TaskMutation, ReminderMutation, UserMutation, ApiTokenMutation):
     pass
 
 
@@ -53,8 +56,14 @@ schema = Schema(
     query=Query,
     mutation=Mutation,
     execution_context_class=ColumnFastPathExecutor,
-    config=StrawberryConfig(relay_max_results=100),
+    config=StrawberryConfig(
+        relay_max_results=100,
+        batching_config={"max_operations": settings.GRAPHQL_MAX_BATCH},
+        # Suggestions ("Did you mean ...?") would leak the schema that introspection hides.
+        disable_field_suggestions=not settings.GRAPHQL_INTROSPECTION,
+    ),
     extensions=[
+        *SECURITY_EXTENSIONS,
         OptimizerExtension,
         # Repeated documents (every SPA sends the same few) skip parsing and validation;
         # the caches live at module level, shared by the per-request extension instances.

@@ -9,10 +9,10 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
 from strawberry import Info, relay
-from strawberry_django.relay import DjangoListConnection
 
 from core.unset import UNSET
 from schema.auth import current_user
+from schema.connections import ListConnection
 from schema.errors import FieldError, field_errors, not_found
 from schema.ids import decode_pk, decode_pks
 from schema.types import TaskStatusEnum, TaskType
@@ -112,7 +112,7 @@ class TaskQuery:
         return selectors.task_visible(user=user).filter(pk=pk)
 
     @strawberry_django.connection(
-        DjangoListConnection[TaskType],
+        ListConnection[TaskType],
         max_results=MAX_PAGE_SIZE,
         description=f"Your tasks, at most {MAX_PAGE_SIZE} per page. Default order: createdAt.",
     )

@@ -5,10 +5,11 @@ from django.contrib.auth import authenticate, login, logout, update_session_auth
 from django.core.exceptions import ValidationError
 from strawberry import Info
 
-from schema.auth import current_user
+from schema.auth import client_address, current_user, require_session
 from schema.errors import FieldError, field_errors
 from schema.types import UserType
-from users import services
+from users import services, throttle
+from users.models import User
 
 
 @strawberry.input
@@ -41,6 +42,14 @@ def _value(given):
     return None if given is strawberry.UNSET else given
 
 
+def _throttled(what: str, seconds: int) -> list[FieldError]:
+    minutes = max(1, (seconds + 59) // 60)
+    unit = "minute" if minutes == 1 else "minutes"
+    return [
+        FieldError(field=None, message=f"{what} Try again in {minutes} {unit}.", code="throttled")
+    ]
+
+
 @strawberry.type
 class UserQuery:
     @strawberry.field(description="The logged-in user, or null for anonymous callers.")
@@ -53,6 +62,13 @@ class UserQuery:
 class UserMutation:
     @strawberry.mutation(description="Create an account and log in with it.")
     def register(self, info: Info, input: RegisterInput) -> UserPayload:
+        require_session(info, "register accounts")
+        address = client_address(info.context.request)
+        if locked_for := throttle.registration_locked_for(address=address):
+            return UserPayload(
+                errors=_throttled("Too many registrations from your network.", locked_for)
+            )
+        throttle.registration_attempted(address=address)
         try:
             user = services.user_register(
                 email=input.email, password=input.password, timezone=input.timezone
@@ -64,9 +80,15 @@ class UserMutation:
 
     @strawberry.mutation(description="Start a session (sets the session cookie).")
     def login(self, info: Info, email: str, password: str) -> UserPayload:
+        require_session(info, "log in")
         request = info.context.request
-        user = authenticate(request, email=email.strip().lower(), password=password)
+        email = User.objects.normalize_email(email)
+        address = client_address(request)
+        if locked_for := throttle.login_locked_for(email=email, address=address):
+            return UserPayload(errors=_throttled("Too many failed login attempts.", locked_for))
+        user = authenticate(request, email=email, password=password)
         if user is None:
+            throttle.login_failed(email=email, address=address)
             return UserPayload(
                 errors=[
                     FieldError(
@@ -74,11 +96,13 @@ class UserMutation:
                     )
                 ]
             )
+        throttle.login_succeeded(email=email)
         login(request, user)
         return UserPayload(user=user)
 
     @strawberry.mutation(description="End the session. Always succeeds.")
     def logout(self, info: Info) -> LogoutPayload:
+        require_session(info, "log out")
         logout(info.context.request)
         return LogoutPayload(ok=True)
 
@@ -110,11 +134,19 @@ class UserMutation:
     @strawberry.mutation(description="Change the password; the current session stays valid.")
     def password_change(self, info: Info, old_password: str, new_password: str) -> UserPayload:
         user = current_user(info)
+        require_session(info, "change the password")
+        # A stolen session must not become a way to guess the password: wrong current
+        # passwords count as failed logins of the account.
+        address = client_address(info.context.request)
+        if locked_for := throttle.login_locked_for(email=user.email, address=address):
+            return UserPayload(errors=_throttled("Too many failed login attempts.", locked_for))
         try:
             services.user_password_change(
                 user=user, old_password=old_password, new_password=new_password
             )
         except ValidationError as exc:
+            if "old_password" in getattr(exc, "error_dict", {}):
+                throttle.login_failed(email=user.email, address=address)
             return UserPayload(errors=field_errors(exc))
         update_session_auth_hash(info.context.request, user)
         return UserPayload(user=user)

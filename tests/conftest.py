@@ -22,6 +22,18 @@ def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache(settings, request):
+    # Each test its own memory cache: throttling counters must not leak from test to test,
+    # and clearing a Redis cache would flush the broker's database with it.
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": request.node.nodeid,
+        }
+    }
+
+
 @pytest.fixture
 def user(db):
     return UserFactory(email="alice@example.com", timezone="Europe/Paris")

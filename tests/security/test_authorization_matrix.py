@@ -1,0 +1,225 @@
+"""Every query and mutation that takes an id, called on another user's object by a second
+user (session and API token) and anonymously: refused or not found, exactly as for an id that
+does not exist, nothing of the victim's in the response, nothing changed in the database.
+
+Adding an operation is one row in OPERATIONS; a new kind of object is one entry in
+VICTIM_OBJECTS (how to make the victim's instance) and one in SNAPSHOT (its table).
+"""
+
+import json
+from datetime import UTC, datetime
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pytest
+from django.test import Client
+from graphql import GraphQLInputObjectType, get_named_type
+
+from schema.schema import schema
+from tasks.models import Reminder, Task, TaskDependency
+from tests.factories import DoneTaskFactory, TaskDependencyFactory, TaskFactory
+from tests.graphql import GraphQLClient, global_id
+from tests.security.tokens import bearer_client, token_for
+from users.models import ApiToken, User
+
+pytestmark = pytest.mark.django_db
+
+# Every victim string contains this marker, so a leak of any of them is one substring test.
+MARK = "victim-secret"
+MISSING_PK = 987_654_321
+IN_A_WEEK = datetime(2030, 1, 8, 9, 0, tzinfo=UTC)
+
+# How to make each kind of object the victim owns: name -> (GraphQL type, factory(victim)).
+VICTIM_OBJECTS: dict[str, tuple[str, Callable[[User], object]]] = {
+    "task": (
+        "Task",
+        lambda victim: (
+            TaskDependencyFactory(
+                task__owner=victim,
+                task__title=f"{MARK} task",
+                task__description=f"{MARK} description",
+                pre_task__title=f"{MARK} pre-task",
+            ).task
+        ),
+    ),
+    "done_task": ("Task", lambda victim: DoneTaskFactory(owner=victim, title=f"{MARK} done")),
+    "api_token": ("ApiToken", lambda victim: token_for(victim, name=f"{MARK} token")[0]),
+    "reminder": (
+        "Reminder",
+        lambda victim: Reminder.objects.create(
+            task=TaskFactory(owner=victim, title=f"{MARK} reminded", scheduled_at=IN_A_WEEK),
+            remind_at=IN_A_WEEK,
+            due_at=IN_A_WEEK,
+        ),
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Operation:
+    name: str  # the root field
+    target: str  # a key of VICTIM_OBJECTS
+    document: str  # takes $id: the global ID of the target
+    variables: Callable[[str], dict] = lambda id: {"id": id}
+
+
+PAYLOAD = "errors { field message code }"
+OPERATIONS = [
+    Operation(
+        "task",
+        "task",
+        "query($id: ID!) { task(id: $id) { id title description "
+        "preTasks { title } dependents { title } } }",
+    ),
+    Operation(
+        "taskUpdate",
+        "task",
+        f'mutation($id: ID!) {{ taskUpdate(id: $id, input: {{title: "pwned"}}) '
+        f"{{ task {{ title }} {PAYLOAD} }} }}",
+    ),
+    Operation(
+        "taskDelete",
+        "task",
+        f"mutation($id: ID!) {{ taskDelete(id: $id) {{ deletedId {PAYLOAD} }} }}",
+    ),
+    Operation(
+        "taskComplete",
+        "task",
+        f"mutation($id: ID!) {{ taskComplete(id: $id) {{ task {{ title status }} {PAYLOAD} }} }}",
+    ),
+    Operation(
+        "taskReopen",
+        "done_task",
+        f"mutation($id: ID!) {{ taskReopen(id: $id) {{ task {{ title status }} {PAYLOAD} }} }}",
+    ),
+    Operation(
+        "taskCreate",
+        "task",
+        "mutation($input: TaskCreateInput!) { taskCreate(input: $input) "
+        f"{{ task {{ title preTasks {{ title }} }} {PAYLOAD} }} }}",
+        lambda id: {"input": {"title": "attach to theirs", "preTaskIds": [id]}},
+    ),
+    Operation(
+        "reminderAdd",
+        "task",
+        "mutation($taskId: ID!) { reminderAdd(taskId: $taskId, "
+        'input: {at: "2030-01-02T09:00:00Z"}) '
+        f"{{ reminder {{ remindAt state }} {PAYLOAD} }} }}",
+        lambda id: {"taskId": id},
+    ),
+    Operation(
+        "reminderDelete",
+        "reminder",
+        f"mutation($id: ID!) {{ reminderDelete(id: $id) {{ deletedId {PAYLOAD} }} }}",
+    ),
+    Operation(
+        "apiTokenRevoke",
+        "api_token",
+        f"mutation($id: ID!) {{ apiTokenRevoke(id: $id) "
+        f"{{ apiToken {{ name revokedAt }} {PAYLOAD} }} }}",
+    ),
+]
+
+CALLERS = ["anonymous", "other user's session", "other user's API token"]
+
+
+# Every table an attack could change, and the columns to compare (None: all). The attacker's
+# own token is left out of the comparison only in its last_used_at column.
+SNAPSHOT: dict[type, tuple[str, ...] | None] = {
+    Task: None,
+    TaskDependency: None,
+    Reminder: None,
+    ApiToken: ("pk", "user_id", "name", "scopes", "expires_at", "revoked_at"),
+    User: ("pk", "email", "password", "first_name", "last_name", "timezone", "is_active"),
+}
+
+
+def snapshot() -> str:
+    """Every row of every table in SNAPSHOT, as comparable text."""
+    return json.dumps(
+        {
+            model.__name__: list(model.objects.order_by("pk").values(*(fields or ())))
+            for model, fields in SNAPSHOT.items()
+        },
+        default=str,
+    )
+
+
+def client_for(caller: str, attacker: User) -> GraphQLClient:
+    if caller == "anonymous":
+        return GraphQLClient(Client())
+    if caller == "other user's session":
+        client = Client()
+        client.force_login(attacker)
+        return GraphQLClient(client)
+    return bearer_client(token_for(attacker, name="attacker's script")[1])
+
+
+def assert_refused(body: dict, operation: Operation, caller: str) -> None:
+    if caller == "anonymous":
+        assert body["data"] in (None, {operation.name: None})
+        assert [e["extensions"] for e in body["errors"]] == [{"code": "UNAUTHENTICATED"}]
+        return
+    assert "errors" not in body, body
+    value = body["data"][operation.name]
+    if value is None:  # a query for one object
+        return
+    assert [e["code"] for e in value["errors"]] == ["not_found"]
+    assert {v for k, v in value.items() if k != "errors"} == {None}
+
+
+@pytest.mark.parametrize("caller", CALLERS)
+@pytest.mark.parametrize("operation", OPERATIONS, ids=lambda op: op.name)
+def test_another_users_object_is_out_of_reach(operation, caller, user, other_user):
+    victim, attacker = user, other_user
+    type_name, make = VICTIM_OBJECTS[operation.target]
+    target = make(victim)
+    client = client_for(caller, attacker)
+    before = snapshot()
+
+    body = client(operation.document, operation.variables(global_id(type_name, target.pk)))
+    missing = client(operation.document, operation.variables(global_id(type_name, MISSING_PK)))
+
+    assert_refused(body, operation, caller)
+    assert body == missing, "another user's object must look exactly like a missing one"
+    assert MARK not in json.dumps(body)
+    assert snapshot() == before
+
+
+LISTS = {
+    "tasks": "{ tasks { totalCount edges { node { title preTasks { title } } } } }",
+    "apiTokens": "{ apiTokens { name } }",
+    "me": "{ me { email firstName } }",
+}
+
+
+@pytest.mark.parametrize("caller", CALLERS[1:])
+@pytest.mark.parametrize("query", sorted(LISTS))
+def test_lists_show_nothing_of_another_user(query, caller, user, other_user):
+    for _, make in VICTIM_OBJECTS.values():
+        make(user)
+    TaskFactory(owner=other_user, title="mine")
+    body = client_for(caller, other_user)(LISTS[query])
+    assert "errors" not in body
+    assert MARK not in json.dumps(body)
+    assert "alice" not in json.dumps(body)
+
+
+def takes_an_id(type_, seen: frozenset[str] = frozenset()) -> bool:
+    named = get_named_type(type_)
+    if named.name == "ID":
+        return True
+    if isinstance(named, GraphQLInputObjectType) and named.name not in seen:
+        return any(takes_an_id(f.type, seen | {named.name}) for f in named.fields.values())
+    return False
+
+
+def test_the_matrix_covers_every_root_field_that_takes_an_id():
+    root_types = (schema._schema.query_type, schema._schema.mutation_type)
+    taking_ids = {
+        name
+        for root in root_types
+        for name, field in root.fields.items()
+        if any(takes_an_id(arg.type) for arg in field.args.values())
+    }
+    assert taking_ids == {op.name for op in OPERATIONS}

@@ -1,0 +1,161 @@
+"""Oversized documents are refused before anything runs, with errors that say why."""
+
+import json
+
+import pytest
+import strawberry
+from django.test import Client
+
+from schema.limits import SECURITY_EXTENSIONS
+
+pytestmark = pytest.mark.django_db
+
+
+def nested_tasks(depth: int) -> str:
+    """`tasks { edges { node { preTasks { preTasks ... { id } } } } }`, depth levels deep."""
+    inner = "id"
+    for _ in range(depth - 3):
+        inner = f"preTasks {{ {inner} }}"
+    return f"{{ tasks {{ edges {{ node {{ {inner} }} }} }} }}"
+
+
+def messages(body) -> list[str]:
+    return [error["message"] for error in body["errors"]]
+
+
+def test_a_query_ten_levels_deep_runs(gql):
+    assert gql(nested_tasks(10)) == {"data": {"tasks": {"edges": []}}}
+
+
+def test_a_query_eleven_levels_deep_is_refused(gql):
+    body = gql(nested_tasks(11))
+    assert body["data"] is None
+    assert messages(body) == ["'anonymous' exceeds maximum operation depth of 10"]
+
+
+def test_depth_counts_through_fragments(gql):
+    inner = "id"
+    for _ in range(8):
+        inner = f"preTasks {{ {inner} }}"
+    fragment = f"fragment Deep on Task {{ {inner} }}"
+    body = gql("{ tasks { edges { node { ...Deep } } } } " + fragment)
+    assert messages(body) == ["'anonymous' exceeds maximum operation depth of 10"]
+
+
+def test_thirty_aliases_run_and_thirty_one_are_refused(gql):
+    assert "errors" not in gql("{ " + " ".join(f"a{n}: me {{ email }}" for n in range(30)) + " }")
+    body = gql("{ " + " ".join(f"a{n}: me {{ email }}" for n in range(31)) + " }")
+    assert messages(body) == ["31 aliases found. Allowed: 30"]
+
+
+def test_a_document_over_two_thousand_tokens_is_refused_before_parsing_ends(gql):
+    body = gql("{ me { " + "email " * 2000 + "} }")
+    assert messages(body) == [
+        "Syntax Error: Document contains more than 2000 tokens. Parsing aborted."
+    ]
+
+
+def test_a_batch_of_up_to_ten_operations_runs_each_one(gql):
+    batch = [{"query": "{ me { email } }"}] * 10
+    response = gql.client.post("/graphql/", json.dumps(batch), content_type="application/json")
+    assert response.status_code == 200
+    assert response.json() == [{"data": {"me": {"email": "alice@example.com"}}}] * 10
+
+
+def test_a_batch_of_eleven_operations_is_refused_whole(gql):
+    batch = [{"query": 'mutation { taskCreate(input: {title: "x"}) { errors { code } } }'}] * 11
+    response = gql.client.post("/graphql/", json.dumps(batch), content_type="application/json")
+    assert response.status_code == 400
+    assert response.content == b"Too many operations"
+
+
+def test_a_body_over_the_upload_limit_is_a_400_not_a_500(gql, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    response = gql.post("{ me { email } }", {"pad": "x" * 2000})
+    assert response.status_code == 400
+
+
+INTROSPECTION = "{ __schema { queryType { name } } }"
+
+
+def test_introspection_is_on_by_default_in_development(gql):
+    assert gql.data(INTROSPECTION) == {"__schema": {"queryType": {"name": "Query"}}}
+
+
+def test_introspection_can_be_switched_off(gql, settings):
+    settings.GRAPHQL_INTROSPECTION = False
+    body = gql(INTROSPECTION)
+    assert messages(body)[0] == (
+        "GraphQL introspection has been disabled, but the requested query contained the "
+        "field '__schema'."
+    )
+    assert gql.data("{ me { email } }") == {"me": {"email": "alice@example.com"}}
+
+
+def test_the_standard_introspection_query_is_not_caught_by_the_depth_limit(gql):
+    from graphql import get_introspection_query
+
+    body = gql(get_introspection_query())
+    assert "errors" not in body
+    assert body["data"]["__schema"]["queryType"]["name"] == "Query"
+
+
+def test_graphiql_is_served_to_browsers_unless_switched_off(settings):
+    browser = Client(headers={"Accept": "text/html"})
+    response = browser.get("/graphql/")
+    assert response.status_code == 200
+    assert b"GraphiQL" in response.content
+    settings.GRAPHQL_GRAPHIQL = False
+    response = browser.get("/graphql/")
+    assert response.status_code == 404
+
+
+# A schema with the project's security extensions and a resolver that fails like a bug would:
+# the only way to exercise masking without planting a bug in the real schema.
+@strawberry.type
+class _BrokenQuery:
+    @strawberry.field
+    def broken(self) -> str:
+        raise RuntimeError('relation "secret_table" does not exist: SELECT * FROM secret_table')
+
+    @strawberry.field
+    def refused(self) -> str:
+        from schema.errors import AuthenticationError
+
+        raise AuthenticationError()
+
+
+_broken_schema = strawberry.Schema(query=_BrokenQuery, extensions=SECURITY_EXTENSIONS)
+
+
+class _Context:
+    # Stands for the Django request the extensions read.
+    class request:
+        api_token = None
+
+
+def test_unexpected_exceptions_are_masked_in_production(settings):
+    settings.GRAPHQL_MASK_ERRORS = True
+    result = _broken_schema.execute_sync("{ broken }", context_value=_Context())
+    assert [e.message for e in result.errors] == ["Internal error"]
+    assert "secret_table" not in json.dumps([e.formatted for e in result.errors])
+
+
+def test_client_errors_keep_their_message_when_masking(settings):
+    settings.GRAPHQL_MASK_ERRORS = True
+    result = _broken_schema.execute_sync("{ refused }", context_value=_Context())
+    assert [e.formatted["extensions"] for e in result.errors] == [{"code": "UNAUTHENTICATED"}]
+    result = _broken_schema.execute_sync("{ nope }", context_value=_Context())
+    assert result.errors[0].message.startswith("Cannot query field 'nope'")
+
+
+def test_bad_variables_keep_their_message_when_masking(gql, settings):
+    settings.GRAPHQL_MASK_ERRORS = True
+    body = gql("query($id: ID!) { task(id: $id) { title } }", {"id": "not-a-global-id"})
+    assert body["errors"][0]["message"] != "Internal error"
+
+
+def test_unexpected_exceptions_show_their_message_in_development(settings):
+    settings.GRAPHQL_MASK_ERRORS = False
+    result = _broken_schema.execute_sync("{ broken }", context_value=_Context())
+    assert "secret_table" in result.errors[0].message
