@@ -4,10 +4,11 @@ from enum import Enum
 
 import strawberry
 import strawberry_django
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 from strawberry import Info, auto, relay
 
-from tasks.models import Task
+from tasks import selectors
+from tasks.models import Task, TaskStatus
 from tasks.selectors import task_visible
 from users.models import User
 
@@ -49,7 +50,86 @@ class TaskType(relay.Node):
         description="Tasks that list this one as a pre-task."
     )
 
+    # The graph fields below are planned by the optimizer where they can be (an EXISTS
+    # annotation, filtered prefetches): a list of tasks costs the same queries whatever its
+    # length. On objects the optimizer did not load (mutation payloads) they query directly.
+
+    @strawberry_django.field(
+        description="True when no pre-task is open.",
+        annotate={"graph_blocked": lambda info: selectors.has_open_pre_task()},
+    )
+    def is_ready(self, root: Task) -> bool:
+        blocked = getattr(root, "graph_blocked", None)
+        return not blocked if blocked is not None else selectors.task_is_ready(task=root)
+
+    @strawberry_django.field(
+        description="Open pre-tasks. With transitive: every open ancestor (one recursive "
+        "query per task).",
+        only=["owner_id"],
+        prefetch_related=[
+            lambda info: Prefetch(
+                "pre_tasks",
+                queryset=Task.objects.filter(status=TaskStatus.OPEN).order_by("scheduled_at", "id"),
+                to_attr="graph_open_pre_tasks",
+            )
+        ],
+    )
+    def blockers(self, root: Task, transitive: bool = False) -> list["TaskType"]:
+        if transitive:
+            return list(selectors.task_blockers(task=root, transitive=True))
+        prefetched = getattr(root, "graph_open_pre_tasks", None)
+        if prefetched is not None:
+            return prefetched
+        return list(selectors.task_blockers(task=root))
+
+    @strawberry_django.field(
+        description="Pre-tasks scheduled after this task: its schedule cannot be kept.",
+        only=["scheduled_at", "owner_id"],
+        prefetch_related=[
+            lambda info: Prefetch(
+                "pre_tasks",
+                queryset=Task.objects.filter(scheduled_at__isnull=False).order_by(
+                    "scheduled_at", "id"
+                ),
+                to_attr="graph_scheduled_pre_tasks",
+            )
+        ],
+    )
+    def schedule_conflicts(self, root: Task) -> list["TaskType"]:
+        prefetched = getattr(root, "graph_scheduled_pre_tasks", None)
+        if prefetched is not None:
+            return selectors.schedule_conflicts_among(task=root, pre_tasks=prefetched)
+        return list(selectors.task_schedule_conflicts(task=root))
+
+    @strawberry_django.field(
+        description="Every task this one waits for, transitively, nearest first (depth 1 = "
+        "pre-task). A fixed number of queries per task, whatever the graph's size.",
+        only=["owner_id"],
+    )
+    def ancestors(self, root: Task, max_depth: int | None = None) -> list["TaskAtDepth"]:
+        return [
+            TaskAtDepth(task=item.task, depth=item.depth)
+            for item in selectors.task_ancestors(task=root, max_depth=max_depth)
+        ]
+
+    @strawberry_django.field(
+        description="Every task waiting for this one, transitively, nearest first (depth 1 = "
+        "dependent).",
+        only=["owner_id"],
+    )
+    def descendants(self, root: Task, max_depth: int | None = None) -> list["TaskAtDepth"]:
+        return [
+            TaskAtDepth(task=item.task, depth=item.depth)
+            for item in selectors.task_descendants(task=root, max_depth=max_depth)
+        ]
+
     @classmethod
     def get_queryset(cls, queryset: QuerySet[Task], info: Info, **kwargs) -> QuerySet[Task]:
         # Applied to every list, node lookup and prefetch of tasks: the owner filter lives here.
         return queryset & task_visible(user=info.context.request.user)
+
+
+@strawberry.type(description="A task reached through the pre-task graph, and how far away it is.")
+class TaskAtDepth:
+    depth: int = strawberry.field(description="Edges on the shortest path; 1 = direct.")
+    task: TaskType
