@@ -19,13 +19,13 @@ TASKS = Task._meta.db_table
 # each node enters the walk once, so a diamond-rich graph costs its edges, not its paths.
 _ANCESTORS = f"""
 ancestors(id) AS (
-    SELECT %s
+    SELECT CAST(%s AS BIGINT)
     UNION
     SELECT e.pre_task_id FROM {EDGES} e JOIN ancestors a ON e.task_id = a.id
 )"""
 _DESCENDANTS = f"""
 descendants(id) AS (
-    SELECT %s
+    SELECT CAST(%s AS BIGINT)
     UNION
     SELECT e.task_id FROM {EDGES} e JOIN descendants d ON e.pre_task_id = d.id
 )"""
@@ -70,7 +70,7 @@ def path_edges(*, start: int, goals: Collection[int]) -> list[tuple[int, int]]:
             SELECT e.pre_task_id FROM {EDGES} e JOIN up ON e.task_id = up.id
         ),
         down(id) AS (
-            SELECT %s
+            SELECT CAST(%s AS BIGINT)
             UNION
             SELECT e.task_id FROM {EDGES} e
             JOIN down ON e.pre_task_id = down.id
