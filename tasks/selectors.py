@@ -23,6 +23,7 @@ class TaskOrdering:
 
 
 DEFAULT_ORDERING = (TaskOrdering("created_at"),)
+NULLABLE_ORDER_FIELDS = frozenset({"scheduled_at"})
 
 
 def task_visible(*, user: User) -> QuerySet[Task]:
@@ -40,9 +41,13 @@ def _order_by(ordering: Sequence[TaskOrdering]) -> list[OrderBy]:
     clauses = []
     for item in ordering or DEFAULT_ORDERING:
         expression = F(item.field)
-        # Unscheduled tasks go last in both directions: they have no place on a timeline.
+        # Unscheduled tasks go last in both directions: they have no place on a timeline. Only
+        # the nullable field gets NULLS LAST, which would keep the others off their indexes.
+        nulls_last = True if item.field in NULLABLE_ORDER_FIELDS else None
         clauses.append(
-            expression.desc(nulls_last=True) if item.descending else expression.asc(nulls_last=True)
+            expression.desc(nulls_last=nulls_last)
+            if item.descending
+            else expression.asc(nulls_last=nulls_last)
         )
     clauses.append(F("id").asc())
     return clauses

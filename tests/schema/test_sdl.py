@@ -17,3 +17,16 @@ def test_graphiql_is_served_to_browsers(client):
     response = client.get("/graphql/", headers={"Accept": "text/html"})
     assert response.status_code == 200
     assert b"graphiql" in response.content.lower()
+
+
+def test_node_type_names_equal_model_class_names():
+    """GlobalIDField builds IDs from the model class name: the GraphQL name must match."""
+    checked = set()
+    for type_name, graphql_type in schema.schema_converter.type_map.items():
+        definition = getattr(graphql_type, "definition", None)
+        origin = getattr(definition, "origin", None)
+        django_definition = getattr(origin, "__strawberry_django_definition__", None)
+        if django_definition is not None and not definition.is_input:
+            assert django_definition.model.__name__ == type_name
+            checked.add(type_name)
+    assert {"Task", "User"} <= checked

@@ -1,0 +1,138 @@
+"""GraphQL `tasks(first: 50)` with preTasks against a hand-written Django view (the floor).
+
+Both go through Django's full request handling in this process (middleware, session auth,
+JSON encoding), on the same rows, interleaved request by request so drift hits both alike.
+
+    .venv/bin/python bench/graphql_list.py [--requests 500] [--tasks 1000]
+
+Prints median and p95 latency, the ratio GraphQL/floor and SQL queries per request; writes
+bench/results/graphql_list.json. Set DATABASE_URL to measure on PostgreSQL.
+"""
+
+import argparse
+import gc
+import json
+import random
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import analyze, reset_database, setup_django, summarize, write_json
+
+QUERY = """
+query List {
+  tasks(first: 50) {
+    edges { node { id title status scheduledAt preTasks { id title } } }
+  }
+}
+"""
+
+
+def seed(n_tasks: int):
+    from datetime import UTC, datetime, timedelta
+
+    from tasks.models import Task, TaskDependency
+    from users.models import User
+
+    rng = random.Random(7)
+    user = User.objects.create_user(email="bench@example.com", password="bench password 123")
+    start = datetime(2030, 1, 1, tzinfo=UTC)
+    Task.objects.bulk_create(
+        Task(
+            owner=user,
+            title=f"Task {i}",
+            scheduled_at=start + timedelta(hours=i) if i % 3 else None,
+        )
+        for i in range(n_tasks)
+    )
+    ids = list(Task.objects.filter(owner=user).order_by("id").values_list("id", flat=True))
+    edges = set()
+    for position, task_id in enumerate(ids[1:], start=1):
+        for pre in rng.sample(ids[:position], k=min(position, rng.randint(0, 3))):
+            edges.add((task_id, pre))
+    TaskDependency.objects.bulk_create(TaskDependency(task_id=t, pre_task_id=p) for t, p in edges)
+    return user, len(edges)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=500)
+    parser.add_argument("--tasks", type=int, default=1000)
+    parser.add_argument("--warmup", type=int, default=50)
+    args = parser.parse_args()
+
+    setup_django("graphql_list.sqlite3")
+    from django.conf import settings
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext, override_settings
+
+    settings.ALLOWED_HOSTS = ["testserver"]
+    reset_database()
+    user, n_edges = seed(args.tasks)
+    analyze()
+
+    with override_settings(ROOT_URLCONF="bench.floor_urls"):
+        client = Client()
+        client.force_login(user)
+        body = json.dumps({"query": QUERY})
+
+        def graphql():
+            return client.post("/graphql/", body, content_type="application/json")
+
+        def floor():
+            return client.get("/floor/tasks/")
+
+        expected = json.loads(floor().content)
+        got = json.loads(graphql().content)
+        assert got == expected, "the floor view and GraphQL must return the same JSON"
+
+        queries = {}
+        for name, call in (("graphql", graphql), ("floor", floor)):
+            with CaptureQueriesContext(connection) as ctx:
+                call()
+            queries[name] = len(ctx)
+
+        for _ in range(args.warmup):
+            graphql()
+            floor()
+        # Long-running servers freeze start-up objects out of the collector (core/wsgi.py does).
+        gc.collect()
+        gc.freeze()
+        samples = {"graphql": [], "floor": []}
+        for i in range(args.requests):
+            order = (("graphql", graphql), ("floor", floor))
+            for name, call in order if i % 2 else order[::-1]:
+                t0 = time.perf_counter()
+                response = call()
+                samples[name].append(time.perf_counter() - t0)
+                assert response.status_code == 200
+
+    result = {
+        "benchmark": "graphql_list",
+        "database": connection.vendor,
+        "tasks": args.tasks,
+        "edges": n_edges,
+        "page_size": 50,
+        "requests_each": args.requests,
+        "graphql": {**summarize(samples["graphql"]), "sql_queries": queries["graphql"]},
+        "floor": {**summarize(samples["floor"]), "sql_queries": queries["floor"]},
+    }
+    result["ratio_median"] = round(result["graphql"]["median_ms"] / result["floor"]["median_ms"], 2)
+    result["ratio_p95"] = round(result["graphql"]["p95_ms"] / result["floor"]["p95_ms"], 2)
+    path = write_json("graphql_list.json", result)
+    print(f"database: {result['database']}, {args.tasks} tasks, {n_edges} edges, page of 50")
+    for name in ("graphql", "floor"):
+        r = result[name]
+        print(
+            f"{name:8s} median {r['median_ms']:7.2f} ms  p95 {r['p95_ms']:7.2f} ms  "
+            f"{r['sql_queries']} SQL queries/request"
+        )
+    print(f"ratio    median {result['ratio_median']:.2f}x  p95 {result['ratio_p95']:.2f}x")
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
