@@ -147,7 +147,7 @@ class TaskType(ModelNode):
         prefetch_related=[
             lambda info: Prefetch(
                 "pre_tasks",
-                queryset=Task.objects.filter(status=TaskStatus.OPEN).order_by("scheduled_at", "id"),
+                queryset=selectors.schedule_ordered(Task.objects.filter(status=TaskStatus.OPEN)),
                 to_attr="graph_open_pre_tasks",
             )
         ],
@@ -166,8 +166,8 @@ class TaskType(ModelNode):
         prefetch_related=[
             lambda info: Prefetch(
                 "pre_tasks",
-                queryset=Task.objects.filter(scheduled_at__isnull=False).order_by(
-                    "scheduled_at", "id"
+                queryset=selectors.schedule_ordered(
+                    Task.objects.filter(scheduled_at__isnull=False)
                 ),
                 to_attr="graph_scheduled_pre_tasks",
             )

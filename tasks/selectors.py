@@ -111,7 +111,8 @@ def task_is_ready(*, task: Task) -> bool:
     ).exists()
 
 
-def _graph_order(qs: QuerySet[Task]) -> QuerySet[Task]:
+def schedule_ordered(qs: QuerySet[Task]) -> QuerySet[Task]:
+    """Earliest scheduled first, unscheduled last (on every database), then by id."""
     return qs.order_by(F("scheduled_at").asc(nulls_last=True), "id")
 
 
@@ -121,14 +122,14 @@ def task_blockers(*, task: Task, transitive: bool = False) -> QuerySet[Task]:
         qs = Task.objects.filter(pk__in=graph_queries.ancestor_ids(task_id=task.pk))
     else:
         qs = Task.objects.filter(dependent_links__task_id=task.pk)
-    return _graph_order(qs.filter(owner_id=task.owner_id, status=TaskStatus.OPEN))
+    return schedule_ordered(qs.filter(owner_id=task.owner_id, status=TaskStatus.OPEN))
 
 
 def task_schedule_conflicts(*, task: Task) -> QuerySet[Task]:
     """Pre-tasks scheduled after the task itself: the schedule cannot be kept."""
     if task.scheduled_at is None:
         return Task.objects.none()
-    return _graph_order(
+    return schedule_ordered(
         Task.objects.filter(
             dependent_links__task_id=task.pk,
             owner_id=task.owner_id,

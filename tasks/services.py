@@ -11,7 +11,7 @@ from django.utils import timezone
 from core.unset import UNSET, Unset
 from tasks import graph, graph_queries
 from tasks.models import DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH, Task, TaskDependency, TaskStatus
-from tasks.selectors import task_pks_owned
+from tasks.selectors import schedule_ordered, task_pks_owned
 from users.models import User
 
 # Longest cycle spelled out in full in an error message; longer ones keep both ends.
@@ -254,11 +254,8 @@ def task_complete(*, task: Task, force: bool = False) -> Task:
     if task.status == TaskStatus.DONE:
         return task
     if not force:
-        open_titles = list(
-            Task.objects.filter(dependent_links__task=task, status=TaskStatus.OPEN)
-            .order_by("scheduled_at", "id")
-            .values_list("title", flat=True)
-        )
+        open_pre_tasks = Task.objects.filter(dependent_links__task=task, status=TaskStatus.OPEN)
+        open_titles = list(schedule_ordered(open_pre_tasks).values_list("title", flat=True))
         if open_titles:
             named = ", ".join(f'"{t}"' for t in open_titles[:BLOCKERS_SHOWN])
             if len(open_titles) > BLOCKERS_SHOWN:

@@ -77,6 +77,19 @@ def test_blockers_are_the_open_pre_tasks(house, gql):
     assert task["blockers"] == [{"title": "Prime"}, {"title": "Hire painter"}]
 
 
+def test_unscheduled_blockers_come_last(house, user, gql):
+    link(TaskFactory(owner=user, title="Call painter"), house["Paint"])
+    direct = gql.data(TASK, {"id": tid(house["Paint"])})["task"]["blockers"]
+    assert direct == [{"title": "Prime"}, {"title": "Hire painter"}, {"title": "Call painter"}]
+    every = gql.data(TASK, {"id": tid(house["Paint"]), "transitive": True})["task"]["blockers"]
+    assert every == [
+        {"title": "Prime"},
+        {"title": "Sand"},
+        {"title": "Hire painter"},
+        {"title": "Call painter"},
+    ]
+
+
 def test_transitive_blockers_are_every_open_ancestor(house, gql):
     task = gql.data(TASK, {"id": tid(house["Paint"]), "transitive": True})["task"]
     assert task["blockers"] == [{"title": "Prime"}, {"title": "Sand"}, {"title": "Hire painter"}]
