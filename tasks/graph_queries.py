@@ -56,39 +56,21 @@ def reaches(*, start: int, goals: Collection[int]) -> bool:
     return bool(_fetch(sql, [start, *goals]))
 
 
-def path_edges(*, start: int, goals: Collection[int]) -> list[tuple[int, int]]:
-    """The edges (pre-task, dependent) lying on some path from ``start`` down to a goal.
+def ancestor_edges(*, task_ids: Collection[int]) -> list[tuple[int, int]]:
+    """Every edge (pre-task, dependent) among these tasks and their ancestors.
 
-    Only called once a cycle is known to exist, to name it: it walks up from the goals, then
-    down from ``start`` through those ancestors only.
+    This also names a cycle once one is known to exist: every path from the task being edited
+    down to a pre-task being added lies among the pre-task's ancestors.
     """
     sql = f"""
-        WITH RECURSIVE
-        up(id) AS (
-            SELECT id FROM {TASKS} WHERE id IN ({_placeholders(goals)})
+        WITH RECURSIVE ancestors(id) AS (
+            SELECT id FROM {TASKS} WHERE id IN ({_placeholders(task_ids)})
             UNION
-            SELECT e.pre_task_id FROM {EDGES} e JOIN up ON e.task_id = up.id
-        ),
-        down(id) AS (
-            SELECT CAST(%s AS BIGINT)
-            UNION
-            SELECT e.task_id FROM {EDGES} e
-            JOIN down ON e.pre_task_id = down.id
-            JOIN up ON e.task_id = up.id
+            SELECT e.pre_task_id FROM {EDGES} e JOIN ancestors a ON e.task_id = a.id
         )
-        SELECT e.pre_task_id, e.task_id FROM {EDGES} e
-        WHERE e.pre_task_id IN (SELECT id FROM down) AND e.task_id IN (SELECT id FROM down)
+        SELECT e.pre_task_id, e.task_id FROM {EDGES} e JOIN ancestors a ON e.task_id = a.id
     """
-    return _fetch(sql, [*goals, start])
-
-
-def ancestor_edges(*, task_id: int) -> list[tuple[int, int]]:
-    """Every edge (pre-task, dependent) among the task and its ancestors."""
-    sql = (
-        f"WITH RECURSIVE {_ANCESTORS} "
-        f"SELECT e.pre_task_id, e.task_id FROM {EDGES} e JOIN ancestors a ON e.task_id = a.id"
-    )
-    return _fetch(sql, [task_id])
+    return _fetch(sql, list(task_ids))
 
 
 def descendant_edges(*, task_id: int) -> list[tuple[int, int]]:

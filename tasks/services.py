@@ -117,14 +117,13 @@ def _refuse_cycles(*, task: Task, pre_task_ids: list[int]) -> None:
     """One recursive query when all is well; two more to name the cycle when it is not."""
     if not graph_queries.reaches(start=task.pk, goals=pre_task_ids):
         return
-    edges = graph_queries.path_edges(start=task.pk, goals=pre_task_ids)
+    edges = graph_queries.ancestor_edges(task_ids=pre_task_ids)
     path = graph.shortest_path(edges, start=task.pk, goals=set(pre_task_ids))
     # path runs task -> ... -> pre-task; the new edge pre-task -> task closes it.
     cycle = [path[-1], *path]
-    titles: dict[int, str] = {}
-    for i in range(0, len(path), 10_000):  # below SQLite's parameter limit
-        chunk = path[i : i + 10_000]
-        titles.update(Task.objects.filter(pk__in=chunk).values_list("pk", "title"))
+    # By the walk, not by the list of ids: psycopg binds 10,000 parameters slowly.
+    on_path = graph_queries.ancestor_ids(task_id=path[-1], include_self=True)
+    titles = dict(Task.objects.filter(pk__in=on_path).values_list("pk", "title"))
     raise PreTaskCycleError([(pk, titles[pk]) for pk in cycle])
 
 
