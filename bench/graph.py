@@ -93,11 +93,9 @@ def vacuum_analyze() -> None:
         analyze()
 
 
-def timed(call, repeat: int, *, before=None, after=None) -> list[float]:
+def timed(call, repeat: int, *, after=None) -> list[float]:
     samples = []
     for _ in range(repeat):
-        if before:
-            before()
         t0 = time.perf_counter()
         call()
         samples.append(time.perf_counter() - t0)
@@ -284,20 +282,24 @@ def main() -> None:
     }
     gc.collect()
     gc.freeze()
-    results = {}
+    queries, samples = {}, {name: [] for name in cases}
     for name, case in cases.items():
-        call, after = case["call"], case.get("after")
-        queries = count_queries(call)
-        if after:
-            after()
-        call()  # warm-up
-        if after:
-            after()
-        repeat = args.naive_repeat if case.get("naive") else args.repeat
-        results[name] = {**summarize(timed(call, repeat, after=after)), "sql_queries": queries}
+        queries[name] = count_queries(case["call"])
+        if case.get("after"):
+            case["after"]()
+        if not case.get("naive"):
+            timed(case["call"], 1, after=case.get("after"))  # warm-up
+    # Round-robin, so that load from elsewhere on the machine hits every case alike.
+    for round_ in range(max(args.repeat, args.naive_repeat)):
+        for name, case in cases.items():
+            if round_ < (args.naive_repeat if case.get("naive") else args.repeat):
+                samples[name].extend(timed(case["call"], 1, after=case.get("after")))
+    results = {}
+    for name in cases:
+        results[name] = {**summarize(samples[name]), "sql_queries": queries[name]}
         print(
             f"{name:28s} median {results[name]['median_ms']:9.2f} ms  "
-            f"p95 {results[name]['p95_ms']:9.2f} ms  {queries:6d} SQL queries",
+            f"p95 {results[name]['p95_ms']:9.2f} ms  {queries[name]:6d} SQL queries",
             flush=True,
         )
 

@@ -5,6 +5,7 @@ import itertools
 
 import pytest
 
+from tasks import services
 from tasks.models import Task, TaskDependency
 from tests.factories import DoneTaskFactory, TaskFactory
 from tests.graphql import global_id
@@ -328,3 +329,35 @@ def test_refusing_a_cycle_costs_the_same_queries_whatever_the_chain_length(
     with django_assert_num_queries(11):
         payload = add(gql, tasks[0], tasks[-1])
     assert [e["code"] for e in payload["errors"]] == ["cycle"]
+
+
+def test_task_update_keeps_the_old_pre_tasks_when_the_new_set_closes_a_cycle(user, gql):
+    _buy, paint, invite = chain(user, "Buy paint", "Paint", "Invite friends")
+    payload = gql.data(UPDATE, {"id": tid(paint), "input": {"preTaskIds": [tid(invite)]}})
+    assert [e["code"] for e in payload["taskUpdate"]["errors"]] == ["cycle"]
+    assert edges() == {("Buy paint", "Paint"), ("Paint", "Invite friends")}
+
+
+def test_adding_no_pre_tasks_is_a_no_op(user, gql):
+    _buy, paint = chain(user, "Buy paint", "Paint")
+    payload = gql.data(ADD, {"taskId": tid(paint), "preTaskIds": []})
+    assert payload["taskAddPreTasks"] == {
+        "task": {"title": "Paint", "preTasks": [{"title": "Buy paint"}]},
+        "errors": [],
+    }
+
+
+def test_the_service_reports_the_whole_cycle_to_python_callers(user):
+    tasks = chain(user, *(f"T{i}" for i in range(25)))
+    with pytest.raises(services.PreTaskCycleError) as refused:
+        services.task_pre_tasks_add(task=tasks[0], pre_task_ids=[tasks[-1].pk])
+    assert refused.value.cycle == [(t.pk, t.title) for t in (tasks[-1], *tasks)]
+    assert refused.value.message_dict["pre_task_ids"][0].startswith(
+        f'These pre-tasks would close a cycle (each must be done before the next): "T24" ({tasks[-1].pk})'
+    )
+
+
+def test_the_cycle_goes_through_the_nearest_of_several_pre_tasks(user, gql):
+    a, b, c = chain(user, "A", "B", "C")
+    message = add(gql, a, c, b)["errors"][0]["message"]
+    assert message.endswith(f'"B" ({tid(b)}) -> "A" ({tid(a)}) -> "B" ({tid(b)}).')
