@@ -263,7 +263,8 @@ def main() -> None:
         assert len(selectors.task_ancestors(task=tail)) == chain_length - 1
 
     def order_ids_only():
-        assert len(selectors.task_order(user=user, root=tail)) == chain_length
+        tasks = selectors.task_order_scope(user=user, root=tail).only("id", "title")
+        assert len(selectors.task_order(user=user, root=tail, tasks=tasks)) == chain_length
 
     cases = {
         "add_edge": dict(call=add_edge, after=drop_edge),

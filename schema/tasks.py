@@ -179,9 +179,8 @@ class TaskQuery:
             root = _own_task(info, root_id)
             if root is None:
                 return None
-        order = selectors.task_order(user=user, root=root)
-        by_pk = {t.pk: t for t in optimize(selectors.task_order_scope(user=user, root=root), info)}
-        return [by_pk[pk] for pk in order if pk in by_pk]
+        tasks = optimize(selectors.task_order_scope(user=user, root=root), info)
+        return selectors.task_order(user=user, root=root, tasks=tasks)
 
 
 @strawberry.type

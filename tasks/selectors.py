@@ -196,15 +196,22 @@ def task_order_scope(*, user: User, root: Task | None = None) -> QuerySet[Task]:
     return qs
 
 
-def task_order(*, user: User, root: Task | None = None) -> list[int]:
-    """Task ids in a topological order (every task after its pre-tasks), ties broken by
-    scheduled_at (unscheduled last), then id. Two queries: the tasks' keys, then the edges."""
-    # The database sorts by schedule; its positions are the tie-breaking keys. (Transferring
-    # the timestamps instead costs more: psycopg's time zone loader runs in Python.)
-    scope = schedule_ordered(task_order_scope(user=user, root=root))
-    nodes = {pk: position for position, pk in enumerate(scope.values_list("pk", flat=True))}
+def task_order(
+    *, user: User, root: Task | None = None, tasks: QuerySet[Task] | None = None
+) -> list[Task]:
+    """The tasks in a topological order (every task after its pre-tasks), ties broken by
+    scheduled_at (unscheduled last), then id. Two queries: the tasks, then the edges.
+
+    ``tasks`` is task_order_scope() with whatever the caller wants loaded (e.g. only()).
+    """
+    tasks = task_order_scope(user=user, root=root) if tasks is None else tasks
+    # The database sorts by schedule, and the positions become the tie-breaking keys: no
+    # timestamps cross the wire (psycopg's time zone loader runs in Python).
+    rows = list(schedule_ordered(tasks))
+    by_pk = {task.pk: task for task in rows}
+    nodes = {task.pk: position for position, task in enumerate(rows)}
     if root is None:
         edges = graph_queries.owner_edges(owner_id=user.pk)
     else:
         edges = graph_queries.ancestor_edges(task_ids=[root.pk])
-    return graph.topological_order(nodes, edges)
+    return [by_pk[pk] for pk in graph.topological_order(nodes, edges)]

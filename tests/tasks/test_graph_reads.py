@@ -291,11 +291,11 @@ def test_task_order_costs_the_same_queries_whatever_the_graph_size(
     user, gql, django_assert_num_queries, length
 ):
     tasks = chain(user, length)
-    # session, user, root, the tasks' keys, the edges, the tasks
-    with django_assert_num_queries(6):
+    # session, user, root, the tasks (in schedule order), the edges
+    with django_assert_num_queries(5):
         data = gql.data(ORDER, {"rootId": tid(tasks[-1])})
     assert [t["title"] for t in data["taskOrder"]] == [f"T{i}" for i in range(length)]
-    # session, user, the tasks' keys, the edges, the tasks
-    with django_assert_num_queries(5):
+    # session, user, the tasks (in schedule order), the edges
+    with django_assert_num_queries(4):
         data = gql.data(ORDER)
     assert len(data["taskOrder"]) == length
