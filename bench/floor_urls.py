@@ -53,4 +53,45 @@ def floor_task_list(request: HttpRequest) -> JsonResponse:
     )
 
 
-urlpatterns = [*api_urlpatterns, path("floor/tasks/", floor_task_list)]
+def lean_task_list(request: HttpRequest) -> JsonResponse:
+    """The same page without model instances: tuples from values_list, edges joined by hand."""
+    rows = list(
+        Task.objects.filter(owner_id=request.user.pk)
+        .order_by("created_at", "id")
+        .values_list("id", "title", "status", "scheduled_at")[:50]
+    )
+    edges: dict[int, list[dict]] = {row[0]: [] for row in rows}
+    links = (
+        Task.pre_tasks.through.objects.filter(task_id__in=edges)
+        .order_by("pre_task_id")
+        .values_list("task_id", "pre_task_id", "pre_task__title")
+    )
+    for task_id, pre_id, pre_title in links:
+        edges[task_id].append({"id": _gid(pre_id), "title": pre_title})
+    return JsonResponse(
+        {
+            "data": {
+                "tasks": {
+                    "edges": [
+                        {
+                            "node": {
+                                "id": _gid(pk),
+                                "title": title,
+                                "status": status,
+                                "scheduledAt": scheduled_at.isoformat() if scheduled_at else None,
+                                "preTasks": edges[pk],
+                            }
+                        }
+                        for pk, title, status, scheduled_at in rows
+                    ]
+                }
+            }
+        }
+    )
+
+
+urlpatterns = [
+    *api_urlpatterns,
+    path("floor/tasks/", floor_task_list),
+    path("floor/lean/", lean_task_list),
+]

@@ -85,28 +85,34 @@ def main() -> None:
         def floor():
             return client.get("/floor/tasks/")
 
-        expected = json.loads(floor().content)
-        got = json.loads(graphql().content)
-        assert got == expected, "the floor view and GraphQL must return the same JSON"
+        def lean():
+            return client.get("/floor/lean/")
+
+        calls = {"graphql": graphql, "floor": floor, "lean": lean}
+        expected = json.loads(graphql().content)
+        for name in ("floor", "lean"):
+            got = json.loads(calls[name]().content)
+            assert got == expected, f"the {name} view must return the same JSON as GraphQL"
 
         queries = {}
-        for name, call in (("graphql", graphql), ("floor", floor)):
+        for name, call in calls.items():
             with CaptureQueriesContext(connection) as ctx:
                 call()
             queries[name] = len(ctx)
 
         for _ in range(args.warmup):
-            graphql()
-            floor()
+            for call in calls.values():
+                call()
         # Long-running servers freeze start-up objects out of the collector (core/wsgi.py does).
         gc.collect()
         gc.freeze()
-        samples = {"graphql": [], "floor": []}
+        samples = {name: [] for name in calls}
+        names = list(calls)
         for i in range(args.requests):
-            order = (("graphql", graphql), ("floor", floor))
-            for name, call in order if i % 2 else order[::-1]:
+            rotation = names[i % 3 :] + names[: i % 3]
+            for name in rotation:
                 t0 = time.perf_counter()
-                response = call()
+                response = calls[name]()
                 samples[name].append(time.perf_counter() - t0)
                 assert response.status_code == 200
 
@@ -117,20 +123,32 @@ def main() -> None:
         "edges": n_edges,
         "page_size": 50,
         "requests_each": args.requests,
-        "graphql": {**summarize(samples["graphql"]), "sql_queries": queries["graphql"]},
-        "floor": {**summarize(samples["floor"]), "sql_queries": queries["floor"]},
+        **{
+            name: {**summarize(samples[name]), "sql_queries": queries[name]}
+            for name in ("graphql", "floor", "lean")
+        },
     }
-    result["ratio_median"] = round(result["graphql"]["median_ms"] / result["floor"]["median_ms"], 2)
-    result["ratio_p95"] = round(result["graphql"]["p95_ms"] / result["floor"]["p95_ms"], 2)
-    path = write_json("graphql_list.json", result)
+    for name in ("floor", "lean"):
+        result[f"ratio_to_{name}"] = {
+            "median": round(result["graphql"]["median_ms"] / result[name]["median_ms"], 2),
+            "p95": round(result["graphql"]["p95_ms"] / result[name]["p95_ms"], 2),
+        }
+    path = write_json(f"graphql_list_{connection.vendor}.json", result)
     print(f"database: {result['database']}, {args.tasks} tasks, {n_edges} edges, page of 50")
-    for name in ("graphql", "floor"):
+    labels = {
+        "graphql": "GraphQL",
+        "floor": "floor (ORM + prefetch_related)",
+        "lean": "lean floor (values_list)",
+    }
+    for name, label in labels.items():
         r = result[name]
         print(
-            f"{name:8s} median {r['median_ms']:7.2f} ms  p95 {r['p95_ms']:7.2f} ms  "
+            f"{label:31s} median {r['median_ms']:7.2f} ms  p95 {r['p95_ms']:7.2f} ms  "
             f"{r['sql_queries']} SQL queries/request"
         )
-    print(f"ratio    median {result['ratio_median']:.2f}x  p95 {result['ratio_p95']:.2f}x")
+    for name in ("floor", "lean"):
+        ratio = result[f"ratio_to_{name}"]
+        print(f"GraphQL / {name:5s}  median {ratio['median']:.2f}x  p95 {ratio['p95']:.2f}x")
     print(f"wrote {path}")
 
 

@@ -7,6 +7,7 @@ from strawberry.relay.types import GlobalIDValueError
 from strawberry.schema.config import StrawberryConfig
 from strawberry_django.optimizer import DjangoOptimizerExtension
 
+from schema.executor import ColumnFastPathExecutor
 from schema.tasks import TaskMutation, TaskQuery
 from schema.users import UserMutation, UserQuery
 
@@ -50,6 +51,7 @@ class Schema(strawberry.Schema):
 schema = Schema(
     query=Query,
     mutation=Mutation,
+    execution_context_class=ColumnFastPathExecutor,
     config=StrawberryConfig(relay_max_results=100),
     extensions=[
         OptimizerExtension,
@@ -59,3 +61,4 @@ schema = Schema(
         lambda: ValidationCache(maxsize=256),
     ],
 )
+ColumnFastPathExecutor.strawberry_schema = schema

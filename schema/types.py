@@ -10,6 +10,7 @@ from strawberry import Info, auto, relay
 from strawberry.annotation import StrawberryAnnotation
 from strawberry.types.field import StrawberryField
 from strawberry_django.fields.field import StrawberryDjangoField
+from strawberry_django.optimizer import optimize
 
 from tasks import selectors
 from tasks.models import Task, TaskStatus
@@ -121,12 +122,20 @@ class TaskType(ModelNode):
     completed_at: auto
     created_at: auto
     updated_at: auto
-    pre_tasks: list["TaskType"] = strawberry_django.field(
-        description="Tasks that must be done before this one.", field_cls=ColumnField
+
+    @strawberry_django.field(
+        description="Tasks that must be done before this one, by id.",
+        prefetch_related=[lambda info: _edge_prefetch("pre_tasks", info)],
     )
-    dependents: list["TaskType"] = strawberry_django.field(
-        description="Tasks that list this one as a pre-task.", field_cls=ColumnField
+    def pre_tasks(self, info: Info) -> list["TaskType"]:
+        return _related_tasks(self, "pre_tasks", info)
+
+    @strawberry_django.field(
+        description="Tasks that list this one as a pre-task, by id.",
+        prefetch_related=[lambda info: _edge_prefetch("dependents", info)],
     )
+    def dependents(self, info: Info) -> list["TaskType"]:
+        return _related_tasks(self, "dependents", info)
 
     # The graph fields below are planned by the optimizer where they can be (an EXISTS
     # annotation, filtered prefetches): a list of tasks costs the same queries whatever its
@@ -205,6 +214,25 @@ class TaskType(ModelNode):
     def get_queryset(cls, queryset: QuerySet[Task], info: Info, **kwargs) -> QuerySet[Task]:
         # Applied to every list, node lookup and prefetch of tasks: the owner filter lives here.
         return queryset & task_visible(user=info.context.request.user)
+
+
+def _edge_prefetch(relation: str, info: Info) -> Prefetch:
+    """One query for a relation of a whole page of tasks, planned for the nested selection.
+
+    With `to_attr`, Django hands each task a plain list; the default prefetch would build a
+    related manager and a filtered queryset per task only to store the same rows (a third of
+    a 50-task page's time).
+    """
+    queryset = TaskType.get_queryset(Task.objects.order_by("id"), info)
+    return Prefetch(relation, queryset=optimize(queryset, info), to_attr=f"{relation}_prefetched")
+
+
+def _related_tasks(task: Task, relation: str, info: Info):
+    prefetched = getattr(task, f"{relation}_prefetched", None)
+    if prefetched is not None:
+        return prefetched
+    # Not planned by the optimizer (a mutation payload): the same rows, in the same order.
+    return TaskType.get_queryset(getattr(task, relation).order_by("id"), info)
 
 
 @strawberry.type(description="A task reached through the pre-task graph, and how far away it is.")
