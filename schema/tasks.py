@@ -166,7 +166,7 @@ class TaskQuery:
 
     @strawberry.field(
         description="Tasks in an order that can be worked through: each after all its "
-        "pre-tasks; ties go to the earlier scheduledAt (unscheduled last), then the older task. "
+        "pre-tasks; ties go to the earlier scheduledAt (unscheduled last), then the smaller id. "
         "All your tasks, or rootId and its ancestors (rootId last); null if rootId names no task "
         "of yours."
     )
