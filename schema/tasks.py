@@ -9,6 +9,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
 from strawberry import Info, relay
+from strawberry.utils.str_converters import to_camel_case
+from strawberry_django.optimizer import optimize
 
 from core.unset import UNSET
 from schema.auth import current_user
@@ -33,6 +35,14 @@ class TaskFilter:
     )
     title_contains: str | None = strawberry.field(
         default=None, description="Case-insensitive substring of the title."
+    )
+    ready: bool | None = strawberry.field(
+        default=None,
+        description="true: no open pre-task (add status: OPEN for what can be done now); "
+        "false: at least one.",
+    )
+    blocked: bool | None = strawberry.field(
+        default=None, description="true: at least one open pre-task; false: none."
     )
 
 
@@ -68,6 +78,10 @@ class TaskUpdateInput:
     title: str | None = strawberry.UNSET
     description: str | None = strawberry.UNSET
     scheduled_at: datetime | None = strawberry.UNSET
+    pre_task_ids: list[relay.GlobalID] | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="The complete new set of pre-tasks ([] removes them all).",
+    )
 
 
 @strawberry.type
@@ -88,6 +102,18 @@ def _given(value):
 
 def _not_null(field: str) -> list[FieldError]:
     return [FieldError(field=field, message="This field cannot be null.", code="null")]
+
+
+def _graph_errors(exc: ValidationError) -> list[FieldError]:
+    """Payload errors; a cycle is spelled out with global IDs, the IDs clients know."""
+    if isinstance(exc, services.PreTaskCycleError):
+        shown = [f'"{title}" ({relay.to_base64("Task", pk)})' for pk, title in exc.cycle]
+        return [FieldError(field="preTaskIds", message=services.cycle_message(shown), code="cycle")]
+    return field_errors(exc)
+
+
+def _pre_task_not_found() -> list[FieldError]:
+    return not_found("preTaskIds", "Pre-task not found.")
 
 
 def _own_task(info: Info, id: relay.GlobalID) -> Task | None:
@@ -130,11 +156,31 @@ class TaskQuery:
             scheduled_after=filter.scheduled_after,
             scheduled_before=filter.scheduled_before,
             title_contains=filter.title_contains,
+            ready=filter.ready,
+            blocked=filter.blocked,
             ordering=[
                 selectors.TaskOrdering(item.field.value, item.direction == OrderDirection.DESC)
                 for item in order or ()
             ],
         )
+
+    @strawberry.field(
+        description="Tasks in an order that can be worked through: each after all its "
+        "pre-tasks; ties go to the earlier scheduledAt (unscheduled last), then the smaller id. "
+        "All your tasks, or rootId and its ancestors (rootId last); null if rootId names no task "
+        "of yours."
+    )
+    def task_order(
+        self, info: Info, root_id: relay.GlobalID | None = None
+    ) -> list[TaskType] | None:
+        user = current_user(info)
+        root = None
+        if root_id is not None:
+            root = _own_task(info, root_id)
+            if root is None:
+                return None
+        tasks = optimize(selectors.task_order_scope(user=user, root=root), info)
+        return selectors.task_order(user=user, root=root, tasks=tasks)
 
 
 @strawberry.type
@@ -160,9 +206,14 @@ class TaskMutation:
     @strawberry.mutation
     def task_update(self, info: Info, id: relay.GlobalID, input: TaskUpdateInput) -> TaskPayload:
         current_user(info)
-        for name in ("title", "description"):
+        for name in ("title", "description", "pre_task_ids"):
             if getattr(input, name) is None:
-                return TaskPayload(errors=_not_null(name))
+                return TaskPayload(errors=_not_null(to_camel_case(name)))
+        pre_task_pks = UNSET
+        if input.pre_task_ids is not strawberry.UNSET:
+            pre_task_pks, all_tasks = decode_pks(input.pre_task_ids, "Task")
+            if not all_tasks:
+                return TaskPayload(errors=_pre_task_not_found())
         with transaction.atomic():
             task = _own_task(info, id)
             if task is None:
@@ -173,9 +224,10 @@ class TaskMutation:
                     title=_given(input.title),
                     description=_given(input.description),
                     scheduled_at=_given(input.scheduled_at),
+                    pre_task_ids=pre_task_pks,
                 )
             except ValidationError as exc:
-                return TaskPayload(errors=field_errors(exc))
+                return TaskPayload(errors=_graph_errors(exc))
         return TaskPayload(task=task)
 
     @strawberry.mutation
@@ -186,12 +238,32 @@ class TaskMutation:
         services.task_delete(task=task)
         return TaskDeletePayload(deleted_id=id)
 
-    @strawberry.mutation
-    def task_complete(self, info: Info, id: relay.GlobalID) -> TaskPayload:
+    @strawberry.mutation(description="Refused while a pre-task is open, unless force: true.")
+    def task_complete(self, info: Info, id: relay.GlobalID, force: bool = False) -> TaskPayload:
         task = _own_task(info, id)
         if task is None:
             return TaskPayload(errors=not_found())
-        return TaskPayload(task=services.task_complete(task=task))
+        try:
+            return TaskPayload(task=services.task_complete(task=task, force=force))
+        except ValidationError as exc:
+            return TaskPayload(errors=field_errors(exc))
+
+    @strawberry.mutation(
+        description="Add pre-tasks (existing ones are a no-op). All or nothing: the call is "
+        "refused if any ID is this task, not one of your tasks, or would close a cycle."
+    )
+    def task_add_pre_tasks(
+        self, info: Info, task_id: relay.GlobalID, pre_task_ids: list[relay.GlobalID]
+    ) -> TaskPayload:
+        return _edit_pre_tasks(info, task_id, pre_task_ids, services.task_pre_tasks_add)
+
+    @strawberry.mutation(
+        description="Remove pre-tasks (IDs of your tasks that are not pre-tasks are a no-op)."
+    )
+    def task_remove_pre_tasks(
+        self, info: Info, task_id: relay.GlobalID, pre_task_ids: list[relay.GlobalID]
+    ) -> TaskPayload:
+        return _edit_pre_tasks(info, task_id, pre_task_ids, services.task_pre_tasks_remove)
 
     @strawberry.mutation
     def task_reopen(self, info: Info, id: relay.GlobalID) -> TaskPayload:
@@ -199,3 +271,17 @@ class TaskMutation:
         if task is None:
             return TaskPayload(errors=not_found())
         return TaskPayload(task=services.task_reopen(task=task))
+
+
+def _edit_pre_tasks(info, task_id, pre_task_ids, service) -> TaskPayload:
+    current_user(info)
+    pks, all_tasks = decode_pks(pre_task_ids, "Task")
+    task = _own_task(info, task_id)
+    if task is None:
+        return TaskPayload(errors=not_found("taskId"))
+    if not all_tasks:
+        return TaskPayload(errors=_pre_task_not_found())
+    try:
+        return TaskPayload(task=service(task=task, pre_task_ids=pks))
+    except ValidationError as exc:
+        return TaskPayload(errors=_graph_errors(exc))

@@ -12,7 +12,8 @@ from strawberry.types.field import StrawberryField
 from strawberry_django.fields.field import StrawberryDjangoField
 from strawberry_django.optimizer import optimize
 
-from tasks.models import Task
+from tasks import selectors
+from tasks.models import Task, TaskStatus
 from tasks.selectors import task_visible
 from users.models import User
 
@@ -143,6 +144,79 @@ class TaskType(ModelNode):
         strawberry_django.field(description="Email reminders, by time.", field_cls=ColumnField)
     )
 
+    # The graph fields below are planned by the optimizer where they can be (an EXISTS
+    # annotation, filtered prefetches): a list of tasks costs the same queries whatever its
+    # length. On objects the optimizer did not load (mutation payloads) they query directly.
+
+    @strawberry_django.field(
+        description="True when no pre-task is open.",
+        annotate={"graph_blocked": lambda info: selectors.has_open_pre_task()},
+    )
+    def is_ready(self, root: Task) -> bool:
+        blocked = getattr(root, "graph_blocked", None)
+        return not blocked if blocked is not None else selectors.task_is_ready(task=root)
+
+    @strawberry_django.field(
+        description="Open pre-tasks. With transitive: every open ancestor (one recursive "
+        "query per task).",
+        only=["owner_id"],
+        prefetch_related=[
+            lambda info: Prefetch(
+                "pre_tasks",
+                queryset=selectors.schedule_ordered(Task.objects.filter(status=TaskStatus.OPEN)),
+                to_attr="graph_open_pre_tasks",
+            )
+        ],
+    )
+    def blockers(self, root: Task, transitive: bool = False) -> list["TaskType"]:
+        if transitive:
+            return list(selectors.task_blockers(task=root, transitive=True))
+        prefetched = getattr(root, "graph_open_pre_tasks", None)
+        if prefetched is not None:
+            return prefetched
+        return list(selectors.task_blockers(task=root))
+
+    @strawberry_django.field(
+        description="Pre-tasks scheduled after this task: its schedule cannot be kept.",
+        only=["scheduled_at", "owner_id"],
+        prefetch_related=[
+            lambda info: Prefetch(
+                "pre_tasks",
+                queryset=selectors.schedule_ordered(
+                    Task.objects.filter(scheduled_at__isnull=False)
+                ),
+                to_attr="graph_scheduled_pre_tasks",
+            )
+        ],
+    )
+    def schedule_conflicts(self, root: Task) -> list["TaskType"]:
+        prefetched = getattr(root, "graph_scheduled_pre_tasks", None)
+        if prefetched is not None:
+            return selectors.schedule_conflicts_among(task=root, pre_tasks=prefetched)
+        return list(selectors.task_schedule_conflicts(task=root))
+
+    @strawberry_django.field(
+        description="Every task this one waits for, transitively, nearest first (depth 1 = "
+        "pre-task). A fixed number of queries per task, whatever the graph's size.",
+        only=["owner_id"],
+    )
+    def ancestors(self, root: Task, max_depth: int | None = None) -> list["TaskAtDepth"]:
+        return [
+            TaskAtDepth(task=item.task, depth=item.depth)
+            for item in selectors.task_ancestors(task=root, max_depth=max_depth)
+        ]
+
+    @strawberry_django.field(
+        description="Every task waiting for this one, transitively, nearest first (depth 1 = "
+        "dependent).",
+        only=["owner_id"],
+    )
+    def descendants(self, root: Task, max_depth: int | None = None) -> list["TaskAtDepth"]:
+        return [
+            TaskAtDepth(task=item.task, depth=item.depth)
+            for item in selectors.task_descendants(task=root, max_depth=max_depth)
+        ]
+
     @classmethod
     def get_queryset(cls, queryset: QuerySet[Task], info: Info, **kwargs) -> QuerySet[Task]:
         # Applied to every list, node lookup and prefetch of tasks: the owner filter lives here.
@@ -166,3 +240,9 @@ def _related_tasks(task: Task, relation: str, info: Info):
         return prefetched
     # Not planned by the optimizer (a mutation payload): the same rows, in the same order.
     return TaskType.get_queryset(getattr(task, relation).order_by("id"), info)
+
+
+@strawberry.type(description="A task reached through the pre-task graph, and how far away it is.")
+class TaskAtDepth:
+    depth: int = strawberry.field(description="Edges on the shortest path; 1 = direct.")
+    task: TaskType

@@ -36,6 +36,11 @@ class Task(models.Model):
             models.Index(fields=["owner", "scheduled_at", "id"], name="task_owner_scheduled"),
             models.Index(fields=["owner", "status", "scheduled_at"], name="task_owner_status"),
             models.Index(fields=["owner", "title", "id"], name="task_owner_title"),
+            # Readiness probes "is this pre-task open?" once per listed task: an index-only
+            # lookup in the open tasks alone.
+            models.Index(
+                fields=["id"], condition=models.Q(status=TaskStatus.OPEN), name="task_open"
+            ),
         ]
         constraints = [
             models.CheckConstraint(

@@ -6,9 +6,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from django.db.models import F, OrderBy, QuerySet
+from django.db.models import Exists, F, OrderBy, OuterRef, QuerySet
+from django.db.models.expressions import RawSQL
 
-from tasks.models import Task
+from tasks import graph, graph_queries
+from tasks.models import Task, TaskDependency, TaskStatus
 from users.models import User
 
 OrderField = Literal["scheduled_at", "created_at", "title"]
@@ -58,12 +60,15 @@ def task_list(
     scheduled_after: datetime | None = None,
     scheduled_before: datetime | None = None,
     title_contains: str | None = None,
+    ready: bool | None = None,
+    blocked: bool | None = None,
     ordering: Sequence[TaskOrdering] = (),
 ) -> QuerySet[Task]:
     """The user's tasks, filtered and in a total order (ties broken by id).
 
     ``scheduled_after`` and ``scheduled_before`` are inclusive bounds; either excludes
-    unscheduled tasks.
+    unscheduled tasks. ``ready`` means no open pre-task, ``blocked`` at least one: both are
+    one correlated EXISTS in the same query.
     """
     qs = task_visible(user=user)
     if status is not None:
@@ -74,6 +79,10 @@ def task_list(
         qs = qs.filter(scheduled_at__lte=scheduled_before)
     if title_contains:
         qs = qs.filter(title__icontains=title_contains)
+    if ready is not None:
+        qs = qs.filter(~has_open_pre_task() if ready else has_open_pre_task())
+    if blocked is not None:
+        qs = qs.filter(has_open_pre_task() if blocked else ~has_open_pre_task())
     return qs.order_by(*_order_by(ordering))
 
 
@@ -83,3 +92,126 @@ def task_pks_owned(*, user: User, pks: Iterable[int]) -> set[int]:
     if not wanted:
         return set()
     return set(task_visible(user=user).filter(pk__in=wanted).values_list("pk", flat=True))
+
+
+# The pre-task graph. Readiness is an SQL expression so lists filter and annotate on it; the
+# transitive reads are recursive queries (tasks.graph_queries), a fixed number per task.
+
+
+def has_open_pre_task() -> Exists:
+    """True for tasks with at least one open pre-task (usable in filter() and annotate())."""
+    return Exists(
+        TaskDependency.objects.filter(task_id=OuterRef("pk"), pre_task__status=TaskStatus.OPEN)
+    )
+
+
+def task_is_ready(*, task: Task) -> bool:
+    return not TaskDependency.objects.filter(
+        task_id=task.pk, pre_task__status=TaskStatus.OPEN
+    ).exists()
+
+
+def schedule_ordered(qs: QuerySet[Task]) -> QuerySet[Task]:
+    """Earliest scheduled first, unscheduled last (on every database), then by id."""
+    return qs.order_by(F("scheduled_at").asc(nulls_last=True), "id")
+
+
+def task_blockers(*, task: Task, transitive: bool = False) -> QuerySet[Task]:
+    """Open pre-tasks of the task; with ``transitive``, every open ancestor."""
+    if transitive:
+        qs = Task.objects.filter(pk__in=graph_queries.ancestor_ids(task_id=task.pk))
+    else:
+        qs = Task.objects.filter(dependent_links__task_id=task.pk)
+    return schedule_ordered(qs.filter(owner_id=task.owner_id, status=TaskStatus.OPEN))
+
+
+def task_schedule_conflicts(*, task: Task) -> QuerySet[Task]:
+    """Pre-tasks scheduled after the task itself: the schedule cannot be kept."""
+    if task.scheduled_at is None:
+        return Task.objects.none()
+    return schedule_ordered(
+        Task.objects.filter(
+            dependent_links__task_id=task.pk,
+            owner_id=task.owner_id,
+            scheduled_at__gt=task.scheduled_at,
+        )
+    )
+
+
+def schedule_conflicts_among(*, task: Task, pre_tasks: Iterable[Task]) -> list[Task]:
+    """The same rule over already loaded pre-tasks (a prefetch), with no query."""
+    if task.scheduled_at is None:
+        return []
+    return [p for p in pre_tasks if p.scheduled_at and p.scheduled_at > task.scheduled_at]
+
+
+@dataclass(frozen=True, slots=True)
+class TaskAtDepth:
+    task: Task
+    depth: int
+
+
+def _at_depths(
+    distances: dict[int, int], *, ids: RawSQL, owner_id: int, max_depth: int | None
+) -> list[TaskAtDepth]:
+    if max_depth is not None:
+        distances = {pk: d for pk, d in distances.items() if d <= max_depth}
+    if not distances:
+        return []
+    # The id list can be longer than SQLite allows parameters: filter by the walk again.
+    tasks = Task.objects.filter(owner_id=owner_id, pk__in=ids)
+    found = [TaskAtDepth(t, distances[t.pk]) for t in tasks if t.pk in distances]
+    found.sort(key=lambda i: (i.depth, *_schedule_key(i.task.pk, i.task.scheduled_at)))
+    return found
+
+
+def task_ancestors(*, task: Task, max_depth: int | None = None) -> list[TaskAtDepth]:
+    """Every task this one (transitively) waits for, nearest first; depth 1 = direct pre-task.
+
+    Two queries: the ancestors' edges (recursive), then their rows.
+    """
+    edges = [(after, before) for before, after in graph_queries.ancestor_edges(task_ids=[task.pk])]
+    distances = graph.depths(edges, start=task.pk)
+    ids = graph_queries.ancestor_ids(task_id=task.pk)
+    return _at_depths(distances, ids=ids, owner_id=task.owner_id, max_depth=max_depth)
+
+
+def task_descendants(*, task: Task, max_depth: int | None = None) -> list[TaskAtDepth]:
+    """Every task that (transitively) waits for this one, nearest first."""
+    distances = graph.depths(graph_queries.descendant_edges(task_id=task.pk), start=task.pk)
+    ids = graph_queries.descendant_ids(task_id=task.pk)
+    return _at_depths(distances, ids=ids, owner_id=task.owner_id, max_depth=max_depth)
+
+
+def _schedule_key(pk: int, scheduled_at: datetime | None) -> tuple:
+    # Unscheduled last; the leading flag keeps None from ever being compared with a datetime.
+    return (0, scheduled_at, pk) if scheduled_at is not None else (1, 0, pk)
+
+
+def task_order_scope(*, user: User, root: Task | None = None) -> QuerySet[Task]:
+    """The tasks task_order() orders: all the user's, or one task and its ancestors."""
+    qs = task_visible(user=user)
+    if root is not None:
+        qs = qs.filter(pk__in=graph_queries.ancestor_ids(task_id=root.pk, include_self=True))
+    return qs
+
+
+def task_order(
+    *, user: User, root: Task | None = None, tasks: QuerySet[Task] | None = None
+) -> list[Task]:
+    """The tasks in a topological order (every task after its pre-tasks), ties broken by
+    scheduled_at (unscheduled last), then id. Two queries: the tasks, then the edges.
+
+    ``tasks`` is task_order_scope() with whatever the caller wants loaded (e.g. only()).
+    """
+    tasks = task_order_scope(user=user, root=root) if tasks is None else tasks
+    # The database sorts by schedule, and the positions become the tie-breaking keys: no
+    # timestamps cross the wire (psycopg's time zone loader runs in Python).
+    rows = list(schedule_ordered(tasks))
+    by_pk = {task.pk: task for task in rows}
+    nodes = {task.pk: position for position, task in enumerate(rows)}
+    if root is None:
+        edges = graph_queries.owner_edges(owner_id=user.pk)
+    else:
+        edges = graph_queries.ancestor_edges(task_ids=[root.pk])
+    return [by_pk[pk] for pk in graph.topological_order(nodes, edges)]

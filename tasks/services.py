@@ -9,10 +9,36 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.unset import UNSET, Unset
-from tasks import reminders
+from tasks import graph, graph_queries, reminders
 from tasks.models import DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH, Task, TaskDependency, TaskStatus
-from tasks.selectors import task_pks_owned
+from tasks.selectors import schedule_ordered, task_pks_owned
 from users.models import User
+
+# Longest cycle spelled out in full in an error message; longer ones keep both ends.
+CYCLE_SHOWN = 20
+
+
+class PreTaskCycleError(ValidationError):
+    """The new pre-tasks would close a cycle; ``cycle`` lists it as (pk, title) pairs in order,
+    each to be done before the next, the first task repeated at the end."""
+
+    def __init__(self, cycle: list[tuple[int, str]]) -> None:
+        self.cycle = cycle
+        shown = [f'"{title}" ({pk})' for pk, title in cycle]
+        super().__init__({"pre_task_ids": [ValidationError(cycle_message(shown), code="cycle")]})
+
+
+def cycle_message(shown: list[str]) -> str:
+    """The cycle error's text, given each task of the cycle already spelled out."""
+    if len(shown) > CYCLE_SHOWN:
+        hidden = len(shown) - CYCLE_SHOWN
+        half = CYCLE_SHOWN // 2
+        shown = [*shown[:half], f"... {hidden} more ...", *shown[-half:]]
+    return (
+        "These pre-tasks would close a cycle (each must be done before the next): "
+        + " -> ".join(shown)
+        + "."
+    )
 
 
 def _clean_title(title: str) -> str:
@@ -68,6 +94,78 @@ def _check_pre_tasks(*, owner: User, pre_task_ids: Sequence[int]) -> list[int]:
     return wanted
 
 
+def _owner(task: Task) -> User:
+    # The checks need only the owner's id: a stand-in spares loading the user's row.
+    return task.owner if Task.owner.is_cached(task) else User(pk=task.owner_id)
+
+
+def _check_new_pre_tasks(*, task: Task, pre_task_ids: Sequence[int]) -> list[int]:
+    if task.pk in pre_task_ids:
+        raise ValidationError("A task cannot be its own pre-task.", code="self_dependency")
+    return _check_pre_tasks(owner=_owner(task), pre_task_ids=pre_task_ids)
+
+
+def _lock_graph(*, owner_id: int) -> None:
+    """Serialize graph writes per owner until the transaction ends, so that two requests
+    adding A -> B and B -> A cannot both pass the cycle check. PostgreSQL locks the owner's
+    row; SQLite ignores FOR UPDATE, but its IMMEDIATE transactions already write one at a time.
+    """
+    list(User.objects.select_for_update().filter(pk=owner_id).values_list("pk", flat=True))
+
+
+def _refuse_cycles(*, task: Task, pre_task_ids: list[int]) -> None:
+    """One recursive query when all is well; two more to name the cycle when it is not."""
+    if not graph_queries.reaches(start=task.pk, goals=pre_task_ids):
+        return
+    edges = graph_queries.ancestor_edges(task_ids=pre_task_ids)
+    path = graph.shortest_path(edges, start=task.pk, goals=set(pre_task_ids))
+    # path runs task -> ... -> pre-task; the new edge pre-task -> task closes it.
+    cycle = [path[-1], *path]
+    # By the walk, not by the list of ids: psycopg binds 10,000 parameters slowly.
+    on_path = graph_queries.ancestor_ids(task_id=path[-1], include_self=True)
+    titles = dict(Task.objects.filter(pk__in=on_path).values_list("pk", "title"))
+    raise PreTaskCycleError([(pk, titles[pk]) for pk in cycle])
+
+
+def _add_pre_tasks(*, task: Task, pre_task_ids: list[int]) -> None:
+    _refuse_cycles(task=task, pre_task_ids=pre_task_ids)
+    TaskDependency.objects.bulk_create(
+        [TaskDependency(task=task, pre_task_id=pk) for pk in pre_task_ids],
+        ignore_conflicts=True,
+    )
+
+
+def task_pre_tasks_add(*, task: Task, pre_task_ids: Sequence[int]) -> Task:
+    """Add pre-tasks; ones already there are a no-op. All or nothing: one own-task, missing
+    or cycle-closing id refuses the whole call."""
+    try:
+        wanted = _check_new_pre_tasks(task=task, pre_task_ids=pre_task_ids)
+    except ValidationError as exc:
+        raise ValidationError({"pre_task_ids": exc.error_list}) from None
+    with transaction.atomic():
+        _lock_graph(owner_id=task.owner_id)
+        _add_pre_tasks(task=task, pre_task_ids=wanted)
+    return task
+
+
+def task_pre_tasks_remove(*, task: Task, pre_task_ids: Sequence[int]) -> Task:
+    """Remove pre-tasks; the user's tasks that are not pre-tasks of this one are a no-op."""
+    try:
+        wanted = _check_pre_tasks(owner=_owner(task), pre_task_ids=pre_task_ids)
+    except ValidationError as exc:
+        raise ValidationError({"pre_task_ids": exc.error_list}) from None
+    with transaction.atomic():
+        _lock_graph(owner_id=task.owner_id)
+        TaskDependency.objects.filter(task=task, pre_task_id__in=wanted).delete()
+    return task
+
+
+def _set_pre_tasks(*, task: Task, pre_task_ids: list[int]) -> None:
+    TaskDependency.objects.filter(task=task).exclude(pre_task_id__in=pre_task_ids).delete()
+    if pre_task_ids:
+        _add_pre_tasks(task=task, pre_task_ids=pre_task_ids)
+
+
 def task_create(
     *,
     owner: User,
@@ -107,7 +205,9 @@ def task_update(
     title: str | Unset = UNSET,
     description: str | Unset = UNSET,
     scheduled_at: datetime | Unset | None = UNSET,
+    pre_task_ids: Sequence[int] | Unset = UNSET,
 ) -> Task:
+    """Change the given fields; ``pre_task_ids`` replaces the whole set of pre-tasks."""
     errors: dict[str, list[ValidationError]] = {}
     changes: dict[str, object] = {}
     if title is not UNSET:
@@ -118,18 +218,29 @@ def task_update(
         changes["scheduled_at"] = _collect(
             errors, "scheduled_at", _clean_scheduled_at, scheduled_at
         )
+    if pre_task_ids is not UNSET:
+        pre_task_ids = _collect(
+            errors,
+            "pre_task_ids",
+            lambda ids: _check_new_pre_tasks(task=task, pre_task_ids=ids),
+            pre_task_ids,
+        )
     if errors:
         raise ValidationError(errors)
-    if not changes:
+    if not changes and pre_task_ids is UNSET:
         return task
 
     rescheduled = "scheduled_at" in changes and changes["scheduled_at"] != task.scheduled_at
-    for name, value in changes.items():
-        setattr(task, name, value)
     with transaction.atomic():
-        task.save(update_fields=[*changes, "updated_at"])
-        if rescheduled:
-            reminders.reminders_after_reschedule(task=task)
+        if pre_task_ids is not UNSET:
+            _lock_graph(owner_id=task.owner_id)
+            _set_pre_tasks(task=task, pre_task_ids=pre_task_ids)
+        if changes:
+            for name, value in changes.items():
+                setattr(task, name, value)
+            task.save(update_fields=[*changes, "updated_at"])
+            if rescheduled:
+                reminders.reminders_after_reschedule(task=task)
     return task
 
 
@@ -137,9 +248,26 @@ def task_delete(*, task: Task) -> None:
     task.delete()
 
 
-def task_complete(*, task: Task) -> Task:
+# Open pre-tasks named in the refusal to complete a task; more are counted.
+BLOCKERS_SHOWN = 5
+
+
+def task_complete(*, task: Task, force: bool = False) -> Task:
+    """Mark the task done; refused while a pre-task is open, unless ``force``."""
     if task.status == TaskStatus.DONE:
         return task
+    if not force:
+        open_pre_tasks = Task.objects.filter(dependent_links__task=task, status=TaskStatus.OPEN)
+        open_titles = list(schedule_ordered(open_pre_tasks).values_list("title", flat=True))
+        if open_titles:
+            named = ", ".join(f'"{t}"' for t in open_titles[:BLOCKERS_SHOWN])
+            if len(open_titles) > BLOCKERS_SHOWN:
+                named += f" and {len(open_titles) - BLOCKERS_SHOWN} more"
+            raise ValidationError(
+                "Pre-tasks still open: %(named)s. Complete them first, or force it.",
+                code="blocked",
+                params={"named": named},
+            )
     task.status = TaskStatus.DONE
     task.completed_at = timezone.now()
     with transaction.atomic():

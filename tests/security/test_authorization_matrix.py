@@ -7,9 +7,9 @@ VICTIM_OBJECTS (how to make the victim's instance) and one in SNAPSHOT (its tabl
 """
 
 import json
-from datetime import UTC, datetime
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import pytest
 from django.test import Client
@@ -98,6 +98,23 @@ OPERATIONS = [
         "mutation($input: TaskCreateInput!) { taskCreate(input: $input) "
         f"{{ task {{ title preTasks {{ title }} }} {PAYLOAD} }} }}",
         lambda id: {"input": {"title": "attach to theirs", "preTaskIds": [id]}},
+    ),
+    Operation(
+        "taskAddPreTasks",
+        "task",
+        "mutation($id: ID!) { taskAddPreTasks(taskId: $id, preTaskIds: [$id]) "
+        f"{{ task {{ title preTasks {{ title }} }} {PAYLOAD} }} }}",
+    ),
+    Operation(
+        "taskRemovePreTasks",
+        "task",
+        "mutation($id: ID!) { taskRemovePreTasks(taskId: $id, preTaskIds: [$id]) "
+        f"{{ task {{ title preTasks {{ title }} }} {PAYLOAD} }} }}",
+    ),
+    Operation(
+        "taskOrder",
+        "task",
+        "query($id: ID!) { taskOrder(rootId: $id) { id title } }",
     ),
     Operation(
         "reminderAdd",
