@@ -18,6 +18,7 @@ def test_compose_runs_web_worker_and_scheduler_on_postgresql_and_redis():
         env = services[name]["environment"]
         assert env["DATABASE_URL"].startswith("postgres://"), name
         assert env["REDIS_URL"].startswith("redis://redis:6379"), name
+        assert env["CACHE_URL"] != env["REDIS_URL"], name
         assert env["DEBUG"] == "0", name
         assert "SECRET_KEY" in env, name
     assert services["worker"]["command"][:3] == ["python", "manage.py", "rundramatiq"]
