@@ -16,8 +16,6 @@ import argparse
 import json
 import os
 import random
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import RESULTS, analyze, reset_database, setup_django, write_json  # noqa: E402
-from tests.services import RedisServer, wait_until  # noqa: E402
+from tests.services import RedisServer, WorkerProcess, wait_until  # noqa: E402
 
 LEAD_SECONDS = 3  # time to queue the wake-ups before the first reminder is due
 
@@ -48,45 +46,21 @@ def worker_peak_rss_mb(master_pid: int) -> float:
     return round(peak / 1024, 1)
 
 
-class Worker:
+class Worker(WorkerProcess):
+    """The test suite's worker process, sending through the recording email backend."""
+
     def __init__(self, *, redis_url: str, record: Path, threads: int, log: Path) -> None:
         env = {
-            **os.environ,
             "REDIS_URL": redis_url,
             "EMAIL_BACKEND": "bench.recording_email.EmailBackend",
             "BENCH_RECORD_FILE": str(record),
             "LOG_LEVEL": "WARNING",
         }
-        import redis
-
-        client = redis.Redis.from_url(redis_url)
-        client.delete("dramatiq:__heartbeats__")
-        with open(log, "ab") as out:
-            self.process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "manage.py",
-                    "rundramatiq",
-                    "--processes",
-                    "1",
-                    "--threads",
-                    str(threads),
-                ],
-                cwd=ROOT,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        if not wait_until(lambda: client.zcard("dramatiq:__heartbeats__") > 0, 60, 0.1):
-            raise RuntimeError(f"worker did not start: see {log}")
+        super().__init__(env=env, log=log, threads=threads)
+        self.start(redis_url)
 
     def peak_rss_mb(self) -> float:
         return worker_peak_rss_mb(self.process.pid)
-
-    def stop(self) -> None:
-        os.killpg(self.process.pid, signal.SIGTERM)
-        self.process.wait(30)
 
 
 def seed(*, offsets: list[float], far: int) -> list[datetime]:

@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from email.message import Message
@@ -40,6 +41,31 @@ def wait_until(predicate, timeout: float, interval: float = 0.02) -> bool:
             return True
         time.sleep(interval)
     return predicate()
+
+
+def run_at_once(function, times: int = 2) -> list:
+    """Call `function` from `times` threads released together; their results, in any order.
+
+    Each thread closes its own database connection when done.
+    """
+    from django.db import close_old_connections
+
+    barrier = threading.Barrier(times)
+    results = []
+
+    def run():
+        try:
+            barrier.wait()
+            results.append(function())
+        finally:
+            close_old_connections()
+
+    threads = [threading.Thread(target=run) for _ in range(times)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
 
 
 class RedisServer:

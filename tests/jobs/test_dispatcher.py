@@ -1,10 +1,9 @@
 """The periodic dispatcher: queues what comes within the horizon, re-queues what was lost."""
 
-import threading
 from datetime import timedelta
 
 import pytest
-from django.db import close_old_connections, connection
+from django.db import connection
 from django.utils import timezone
 from dramatiq import Message
 
@@ -12,6 +11,7 @@ from tasks.models import Reminder, ReminderState
 from tasks.reminders import reminder_dispatch
 from tests.conftest import skip_or_fail
 from tests.factories import TaskFactory
+from tests.services import run_at_once
 
 
 def at(seconds: float):
@@ -111,20 +111,6 @@ def test_two_dispatchers_at_once_queue_each_reminder_once(stub_broker):
         Reminder(task=task, remind_at=at(-30), due_at=at(-30), state="QUEUED", queued_at=at(-60))
         for _ in range(50)
     )
-    barrier = threading.Barrier(2)
-    woken = []
-
-    def run():
-        try:
-            barrier.wait()
-            woken.append(reminder_dispatch())
-        finally:
-            close_old_connections()
-
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    woken = run_at_once(reminder_dispatch)
     assert sum(woken) == 350
     assert Reminder.objects.filter(state="QUEUED").count() == 350

@@ -3,18 +3,16 @@
 loopback that counts emails outside the worker. In every case each reminder is sent exactly
 once or is visibly FAILED."""
 
-import threading
 import time
 from datetime import timedelta
 
 import pytest
-from django.db import close_old_connections
 from django.utils import timezone
 
 from tasks import reminders, services
 from tasks.models import Reminder, ReminderState
 from tests.factories import TaskFactory, UserFactory
-from tests.services import wait_until
+from tests.services import run_at_once, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -129,21 +127,7 @@ def test_two_dispatcher_runs_at_once_send_each_reminder_once(inbox):
     Reminder.objects.bulk_create(
         Reminder(task=task, remind_at=moment, due_at=moment) for _ in range(30)
     )
-    barrier = threading.Barrier(2)
-    woken = []
-
-    def run():
-        try:
-            barrier.wait()
-            woken.append(reminders.reminder_dispatch())
-        finally:
-            close_old_connections()
-
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    woken = run_at_once(reminders.reminder_dispatch)
 
     assert sum(woken) == 30
     assert wait_until(lambda: all_in(ReminderState.SENT, 30), 10), states()
