@@ -35,6 +35,19 @@ def _messages(exc: ValidationError) -> list[tuple[str, str]]:
     return out
 
 
+def null_refused(input: object, names: tuple[str, ...]) -> list[FieldError]:
+    """The error for the first of these input fields sent as null: they may be left out to
+    keep their value, but not cleared."""
+    for name in names:
+        if getattr(input, name) is None:
+            return [
+                FieldError(
+                    field=to_camel_case(name), message="This field cannot be null.", code="null"
+                )
+            ]
+    return []
+
+
 def not_found(field: str = "id", message: str = "Task not found.") -> list[FieldError]:
     return [FieldError(field=field, message=message, code="not_found")]
 

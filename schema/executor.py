@@ -13,7 +13,6 @@ from collections.abc import Callable
 from typing import Any
 
 from graphql import GraphQLNonNull, GraphQLObjectType, Undefined, is_leaf_type
-from strawberry.relay import GlobalID
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from schema.types import ColumnField, GlobalIDField
@@ -21,17 +20,6 @@ from schema.types import ColumnField, GlobalIDField
 Reader = Callable[[Any], Any]
 _NO_FAST_PATH = (None, None)
 _plans: dict[tuple[str, str], tuple[Reader | None, Any]] = {}
-
-
-def _read_global_id(source: Any) -> GlobalID:
-    return GlobalID(type(source).__name__, str(source.pk))
-
-
-def _column_reader(name: str) -> Reader:
-    def read(source: Any) -> Any:
-        return source.__dict__[name]
-
-    return read
 
 
 def _plan(strawberry_schema, parent_type: GraphQLObjectType, field_name: str):
@@ -48,10 +36,8 @@ def _plan(strawberry_schema, parent_type: GraphQLObjectType, field_name: str):
             field.graphql_name or strawberry_schema.config.name_converter.get_graphql_name(field)
         ) != field_name:
             continue
-        if isinstance(field, GlobalIDField):
-            return _read_global_id, leaf_type
-        if isinstance(field, ColumnField) and field.is_basic_field:
-            return _column_reader(field.django_name), leaf_type
+        if isinstance(field, GlobalIDField | ColumnField) and field.is_basic_field:
+            return field.read, leaf_type
     return _NO_FAST_PATH
 
 

@@ -9,13 +9,12 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
 from strawberry import Info, relay
-from strawberry.utils.str_converters import to_camel_case
 from strawberry_django.optimizer import optimize
 
 from core.unset import UNSET
 from schema.auth import current_user
 from schema.connections import ListConnection
-from schema.errors import FieldError, field_errors, not_found
+from schema.errors import FieldError, field_errors, not_found, null_refused
 from schema.ids import decode_pk, decode_pks
 from schema.types import TaskStatusEnum, TaskType
 from tasks import selectors, services
@@ -98,10 +97,6 @@ class TaskDeletePayload:
 
 def _given(value):
     return UNSET if value is strawberry.UNSET else value
-
-
-def _not_null(field: str) -> list[FieldError]:
-    return [FieldError(field=field, message="This field cannot be null.", code="null")]
 
 
 def _graph_errors(exc: ValidationError) -> list[FieldError]:
@@ -190,7 +185,7 @@ class TaskMutation:
         user = current_user(info)
         pre_task_pks, all_tasks = decode_pks(input.pre_task_ids, "Task")
         if not all_tasks:
-            return TaskPayload(errors=not_found("preTaskIds", "Pre-task not found."))
+            return TaskPayload(errors=_pre_task_not_found())
         try:
             task = services.task_create(
                 owner=user,
@@ -206,9 +201,8 @@ class TaskMutation:
     @strawberry.mutation
     def task_update(self, info: Info, id: relay.GlobalID, input: TaskUpdateInput) -> TaskPayload:
         current_user(info)
-        for name in ("title", "description", "pre_task_ids"):
-            if getattr(input, name) is None:
-                return TaskPayload(errors=_not_null(to_camel_case(name)))
+        if errors := null_refused(input, ("title", "description", "pre_task_ids")):
+            return TaskPayload(errors=errors)
         pre_task_pks = UNSET
         if input.pre_task_ids is not strawberry.UNSET:
             pre_task_pks, all_tasks = decode_pks(input.pre_task_ids, "Task")
@@ -274,7 +268,6 @@ class TaskMutation:
 
 
 def _edit_pre_tasks(info, task_id, pre_task_ids, service) -> TaskPayload:
-    current_user(info)
     pks, all_tasks = decode_pks(pre_task_ids, "Task")
     task = _own_task(info, task_id)
     if task is None:

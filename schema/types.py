@@ -33,10 +33,14 @@ class ColumnField(StrawberryDjangoField):
     def is_basic_field(self) -> bool:
         return not (self.is_relation or self.base_resolver or self.extensions)
 
+    def read(self, source):
+        """The column's loaded value; KeyError when deferred or computed."""
+        return source.__dict__[self.django_name]
+
     def get_result(self, source, info, args, kwargs):
         if not self.is_relation and self.base_resolver is None:
             try:
-                return source.__dict__[self.django_name]
+                return self.read(source)
             except (AttributeError, KeyError):
                 pass  # deferred or computed: let strawberry-django load it
         # A prefetched to-many relation (the optimizer plans them for every list) is read
@@ -70,8 +74,11 @@ class GlobalIDField(StrawberryField):
     def is_basic_field(self) -> bool:
         return True
 
-    def get_result(self, source, info, args, kwargs) -> relay.GlobalID:
+    def read(self, source) -> relay.GlobalID:
         return relay.GlobalID(type(source).__name__, str(source.pk))
+
+    def get_result(self, source, info, args, kwargs) -> relay.GlobalID:
+        return self.read(source)
 
 
 def fast_node_id(cls):
@@ -87,10 +94,6 @@ class ModelNode(relay.Node):
     """A Relay node whose global ID wraps the model's primary key."""
 
     _id_attr: ClassVar[str] = "pk"
-
-    @classmethod
-    def resolve_id(cls, root, *, info: Info) -> str:
-        return str(root.pk)
 
 
 @strawberry.enum(name="TaskStatus")

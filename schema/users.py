@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 from strawberry import Info
 
 from schema.auth import client_address, current_user, require_session
-from schema.errors import FieldError, field_errors
+from schema.errors import FieldError, field_errors, null_refused
 from schema.types import UserType
 from users import services, throttle
 from users.models import User
@@ -109,17 +109,8 @@ class UserMutation:
     @strawberry.mutation
     def user_update(self, info: Info, input: UserUpdateInput) -> UserPayload:
         user = current_user(info)
-        for name in ("timezone", "first_name", "last_name"):
-            if getattr(input, name) is None:
-                return UserPayload(
-                    errors=[
-                        FieldError(
-                            field=strawberry.utils.str_converters.to_camel_case(name),
-                            message="This field cannot be null.",
-                            code="null",
-                        )
-                    ]
-                )
+        if errors := null_refused(input, ("timezone", "first_name", "last_name")):
+            return UserPayload(errors=errors)
         try:
             user = services.user_update(
                 user=user,
