@@ -213,7 +213,7 @@ GRAPHQL_MAX_PAGE_SIZE = 100
 # Query limits: a document is refused before it runs when it exceeds any of these.
 GRAPHQL_MAX_DEPTH = env_int("GRAPHQL_MAX_DEPTH", 10)
 GRAPHQL_MAX_ALIASES = env_int("GRAPHQL_MAX_ALIASES", 30)
-GRAPHQL_MAX_TOKENS = env_int("GRAPHQL_MAX_TOKENS", 2000)
+GRAPHQL_MAX_TOKENS = env_int("GRAPHQL_MAX_TOKENS", 1000)
 GRAPHQL_MAX_BATCH = env_int("GRAPHQL_MAX_BATCH", 10)
 # Introspection and GraphiQL: on in development, off in production unless asked for.
 GRAPHQL_INTROSPECTION = env_bool("GRAPHQL_INTROSPECTION", DEBUG)
@@ -232,3 +232,9 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
+
+# Issue 9: every request bounded (docs/security.md, "Query limits" and "Query cost").
+# Fields after expanding every fragment (each spread counts its fragment's fields again).
+GRAPHQL_MAX_SELECTIONS = env_int("GRAPHQL_MAX_SELECTIONS", 500)
+# Characters of the document itself, refused before the lexer reads it.
+GRAPHQL_MAX_DOCUMENT_LENGTH = env_int("GRAPHQL_MAX_DOCUMENT_LENGTH", 20_000)
