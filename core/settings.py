@@ -238,3 +238,14 @@ LOGGING = {
 GRAPHQL_MAX_SELECTIONS = env_int("GRAPHQL_MAX_SELECTIONS", 500)
 # Characters of the document itself, refused before the lexer reads it.
 GRAPHQL_MAX_DOCUMENT_LENGTH = env_int("GRAPHQL_MAX_DOCUMENT_LENGTH", 20_000)
+# Static cost (schema/cost.py): most points one request may cost, and one caller (user, or
+# address when anonymous) per minute.
+GRAPHQL_MAX_COST = env_int("GRAPHQL_MAX_COST", 25_000)
+GRAPHQL_COST_PER_MINUTE = env_int("GRAPHQL_COST_PER_MINUTE", 200_000)
+# Most tasks a transitive read (ancestors, descendants, blockers(transitive), taskOrder)
+# returns; beyond it the answer says it was cut.
+GRAPHQL_MAX_TRANSITIVE = env_int("GRAPHQL_MAX_TRANSITIVE", 200)
+# Per-owner maxima, refused with payload errors (code `limit_reached`).
+USER_MAX_TASKS = env_int("USER_MAX_TASKS", 10_000)
+TASK_MAX_PRE_TASKS = env_int("TASK_MAX_PRE_TASKS", 50)
+TASK_MAX_REMINDERS = env_int("TASK_MAX_REMINDERS", 10)

@@ -31,6 +31,7 @@ from strawberry.schema.schema import validate_document
 from strawberry.types.graphql import OperationType
 
 from schema.auth import api_token
+from schema.cost import QueryCost
 from schema.errors import ForbiddenError
 from schema.validation import LimitError, Limits, measure_document
 
@@ -186,4 +187,4 @@ def mask_errors() -> MaskErrors:
     return MaskErrors(should_mask_error=is_unexpected, error_message=INTERNAL_ERROR)
 
 
-SECURITY_EXTENSIONS = [DocumentLimits, ApiTokenScopes, RejectNulCharacters, mask_errors]
+SECURITY_EXTENSIONS = [DocumentLimits, ApiTokenScopes, RejectNulCharacters, QueryCost, mask_errors]

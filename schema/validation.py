@@ -73,7 +73,7 @@ def _spread_names(selection_set: SelectionSetNode) -> list[str]:
     return names
 
 
-def _fragment_order(
+def fragment_order(
     fragments: dict[str, FragmentDefinitionNode],
 ) -> tuple[list[str], LimitError | None]:
     """Fragment names, each after every fragment it spreads; or the first cycle found."""
@@ -205,7 +205,7 @@ def measure_document(document: DocumentNode, limits: Limits) -> list[LimitError]
             fragments.setdefault(definition.name.value, definition)
         elif isinstance(definition, OperationDefinitionNode):
             operations.append(definition)
-    order, cycle = _fragment_order(fragments)
+    order, cycle = fragment_order(fragments)
     if cycle is not None:
         return [cycle]
     measures: dict[str, Measure] = {}

@@ -27,8 +27,10 @@ def codes(body) -> list[str]:
     return [error["extensions"]["code"] for error in body["errors"]]
 
 
-def test_a_query_ten_levels_deep_runs(gql):
-    assert gql(nested_tasks(10)) == {"data": {"tasks": {"edges": []}}}
+def test_a_query_ten_levels_deep_runs(gql, settings):
+    # Seven nested lists of pre-tasks are far over the cost budget: this test is about depth.
+    settings.GRAPHQL_MAX_COST = settings.GRAPHQL_COST_PER_MINUTE = 10**15
+    assert gql.data(nested_tasks(10)) == {"tasks": {"edges": []}}
 
 
 def test_a_query_eleven_levels_deep_is_refused(gql):
@@ -77,7 +79,13 @@ def test_a_batch_of_up_to_ten_operations_runs_each_one(gql):
     batch = [{"query": "{ me { email } }"}] * 10
     response = gql.client.post("/graphql/", json.dumps(batch), content_type="application/json")
     assert response.status_code == 200
-    assert response.json() == [{"data": {"me": {"email": "alice@example.com"}}}] * 10
+    assert [item["data"] for item in response.json()] == [
+        {"me": {"email": "alice@example.com"}}
+    ] * 10
+    # Each operation is priced and charged on its own.
+    assert [item["extensions"]["cost"]["minute"]["remaining"] for item in response.json()] == [
+        200_000 - n for n in range(1, 11)
+    ]
 
 
 def test_a_batch_of_eleven_operations_is_refused_whole(gql):

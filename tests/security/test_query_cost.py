@@ -1,0 +1,169 @@
+"""Every operation is priced from the document and its variables before it runs: over the
+per-request budget it is refused before any SQL; each caller has a budget per minute."""
+
+import pytest
+from django.core.cache import cache
+from django.test import Client
+from graphql import get_named_type, is_list_type, is_non_null_type, is_object_type
+
+from schema.cost import LIST_CAPS, operation_cost
+from schema.schema import schema
+from tests.graphql import GraphQLClient
+
+pytestmark = pytest.mark.django_db
+
+LIST = "query($first: Int) { tasks(first: $first) { edges { node { id title } } } }"
+NESTED = """
+query($first: Int) {
+  tasks(first: $first) {
+    totalCount
+    edges { node { id title preTasks { id title } dependents { id title } } }
+  }
+}
+"""
+
+
+def cost(query: str, variables: dict | None = None, operation_name: str | None = None) -> int:
+    from graphql import parse
+
+    return operation_cost(schema._schema, parse(query), operation_name, variables)
+
+
+def test_a_connection_counts_its_page_and_what_each_edge_selects():
+    # 50 edges + 50 nodes + the 50 items counted by the connection itself.
+    assert cost(LIST, {"first": 50}) == 150
+    # Without first: the field's cap (100).
+    assert cost(LIST) == 300
+
+
+def test_nested_lists_multiply_by_their_caps(settings):
+    # 50 x (edge, node) + 50 pages + 50 x 50 pre-tasks + 50 x 100 dependents
+    assert cost(NESTED, {"first": 50}) == 150 + 50 * 50 + 50 * 100
+    settings.TASK_MAX_PRE_TASKS = 10
+    assert cost(NESTED, {"first": 50}) == 150 + 50 * 10 + 50 * 100
+
+
+def test_transitive_reads_are_priced_by_their_cap():
+    query = "query($id: ID!) { task(id: $id) { ancestors { depth task { id } } } }"
+    # the task, 200 TaskAtDepth, 200 tasks
+    assert cost(query, {"id": "x"}) == 1 + 200 + 200
+    assert cost('{ task(id: "x") { blockers { id } } }') == 1 + 50
+    assert cost('{ task(id: "x") { blockers(transitive: true) { id } } }') == 1 + 200
+    assert (
+        cost(
+            'query($t: Boolean!) { task(id: "x") { blockers(transitive: $t) { id } } }', {"t": True}
+        )
+        == 201
+    )
+
+
+def test_a_fragment_costs_the_same_as_its_fields_written_out():
+    inline = "{ tasks(first: 10) { edges { node { preTasks { id } } } } }"
+    spread = (
+        "{ tasks(first: 10) { edges { node { ...P } } } } fragment P on Task { preTasks { id } }"
+    )
+    assert cost(spread) == cost(inline) == 30 + 10 * 50
+
+
+def test_leaves_and_typename_are_free_and_mutations_pay_for_the_write():
+    assert cost("{ __typename me { email } }") == 1
+    mutation = 'mutation { taskCreate(input: {title: "x"}) { task { id } errors { code } } }'
+    # 10 for the write, the payload, the task, at most 10 errors
+    assert cost(mutation) == 10 + 1 + 1 + 10
+
+
+def test_the_operation_named_is_the_one_priced():
+    document = "query A { me { email } } query B { tasks { edges { node { id } } } }"
+    assert cost(document, operation_name="A") == 1
+    assert cost(document, operation_name="B") == 300
+    assert cost(document) == 0  # ambiguous: graphql-core refuses it
+
+
+def test_every_list_field_of_objects_has_a_declared_cap():
+    unpriced = []
+    for type_ in schema._schema.type_map.values():
+        if not is_object_type(type_) or type_.name.startswith("__"):
+            continue
+        for name, field in type_.fields.items():
+            field_type = field.type.of_type if is_non_null_type(field.type) else field.type
+            if not is_list_type(field_type) or not is_object_type(get_named_type(field_type)):
+                continue
+            if name == "edges" or (name == "errors" and type_.name.endswith("Payload")):
+                continue
+            if (type_.name, name) not in LIST_CAPS:
+                unpriced.append(f"{type_.name}.{name}")
+    assert unpriced == []
+
+
+def test_every_response_reports_its_cost(gql):
+    body = gql(LIST, {"first": 5})
+    assert body["extensions"]["cost"]["requested"] == 15
+    assert body["extensions"]["cost"]["budget"] == 25_000
+    minute = body["extensions"]["cost"]["minute"]
+    assert minute["budget"] == 200_000
+    assert minute["remaining"] == 200_000 - 15
+    assert 1 <= minute["resetsIn"] <= 60
+
+
+def test_an_operation_over_the_budget_is_refused_before_any_sql(gql, django_assert_num_queries):
+    query = (
+        "{ tasks(first: 100) { edges { node { ancestors { task { ancestors { depth } } } } } } }"
+    )
+    with django_assert_num_queries(0):
+        body = gql(query)
+    assert body["data"] is None
+    assert body["errors"] == [
+        {
+            "message": "This query could cost 4,040,300 points; one request may cost at most "
+            "25,000. Ask for smaller pages (first/last), fewer nested lists, or split it.",
+            "extensions": {"code": "QUERY_TOO_COSTLY", "cost": 4_040_300, "budget": 25_000},
+        }
+    ]
+    assert body["extensions"] == {"cost": {"requested": 4_040_300, "budget": 25_000}}
+
+
+def test_the_anonymous_fragment_bomb_within_limits_is_priced_too(anon, settings):
+    settings.GRAPHQL_MAX_COST = 100
+    # 7 levels of doubling: 64 x tasks(first: 100), within the alias and selection limits.
+    fragments = " ".join(f"fragment F{n} on Query {{ ...F{n + 1} ...F{n + 1} }}" for n in range(6))
+    query = "{ ...F0 } " + fragments + " fragment F6 on Query { tasks { totalCount } }"
+    body = anon(query)
+    assert body["errors"][0]["extensions"]["code"] == "QUERY_TOO_COSTLY"
+    assert body["errors"][0]["extensions"]["cost"] == 64 * 100
+
+
+def test_the_budget_per_minute_refuses_with_a_retry_time(gql, settings):
+    settings.GRAPHQL_COST_PER_MINUTE = 40
+    assert gql(LIST, {"first": 10})["extensions"]["cost"]["minute"]["remaining"] == 10
+    response = gql.post(LIST, {"first": 10})
+    body = response.json()
+    assert body["data"] is None
+    error = body["errors"][0]
+    assert error["extensions"]["code"] == "THROTTLED"
+    retry = error["extensions"]["retryAfter"]
+    assert 1 <= retry <= 60
+    assert error["message"] == (
+        "Query budget exhausted: 10 of 40 points left this minute, this query needs 30. "
+        f"Retry in {retry} seconds."
+    )
+    assert response.headers["Retry-After"] == str(retry)
+    # The refused request took nothing: a cheaper one still fits.
+    assert gql.data(LIST, {"first": 3}) == {"tasks": {"edges": []}}
+
+
+def test_anonymous_callers_are_budgeted_per_address_apart_from_users(gql, settings):
+    settings.GRAPHQL_COST_PER_MINUTE = 40
+    first = GraphQLClient(Client(REMOTE_ADDR="10.0.0.1"))
+    second = GraphQLClient(Client(REMOTE_ADDR="10.0.0.2"))
+    query = "{ tasks(first: 10) { totalCount } }"
+    assert first(query)["extensions"]["cost"]["minute"]["remaining"] == 30
+    assert first(query)["extensions"]["cost"]["minute"]["remaining"] == 20
+    assert second(query)["extensions"]["cost"]["minute"]["remaining"] == 30
+    assert gql(query)["extensions"]["cost"]["minute"]["remaining"] == 30
+
+
+def test_the_budget_lives_in_the_shared_cache(gql, settings):
+    settings.GRAPHQL_COST_PER_MINUTE = 40
+    gql(LIST, {"first": 10})
+    keys = [key for key in cache._cache if ":cost:" in key]  # LocMemCache's own store
+    assert len(keys) == 1
