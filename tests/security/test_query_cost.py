@@ -23,6 +23,16 @@ query($first: Int) {
 """
 
 
+def away_from_a_minute_boundary(seconds: float) -> None:
+    """Budgets reset each minute: start a test that spans several requests early enough in
+    one that it ends there too."""
+    import time
+
+    left = 60 - time.time() % 60
+    if left < seconds:
+        time.sleep(left + 0.05)
+
+
 def cost(query: str, variables: dict | None = None, operation_name: str | None = None) -> int:
     from graphql import parse
 
@@ -133,6 +143,7 @@ def test_the_anonymous_fragment_bomb_within_limits_is_priced_too(anon, settings)
 
 
 def test_the_budget_per_minute_refuses_with_a_retry_time(gql, settings):
+    away_from_a_minute_boundary(2)
     settings.GRAPHQL_COST_PER_MINUTE = 40
     assert gql(LIST, {"first": 10})["extensions"]["cost"]["minute"]["remaining"] == 10
     response = gql.post(LIST, {"first": 10})
@@ -152,6 +163,7 @@ def test_the_budget_per_minute_refuses_with_a_retry_time(gql, settings):
 
 
 def test_anonymous_callers_are_budgeted_per_address_apart_from_users(gql, settings):
+    away_from_a_minute_boundary(2)
     settings.GRAPHQL_COST_PER_MINUTE = 40
     first = GraphQLClient(Client(REMOTE_ADDR="10.0.0.1"))
     second = GraphQLClient(Client(REMOTE_ADDR="10.0.0.2"))
@@ -167,3 +179,59 @@ def test_the_budget_lives_in_the_shared_cache(gql, settings):
     gql(LIST, {"first": 10})
     keys = [key for key in cache._cache if ":cost:" in key]  # LocMemCache's own store
     assert len(keys) == 1
+
+
+CHARGE = """
+import django; django.setup()
+from django.contrib.auth.models import AnonymousUser
+from django.test import RequestFactory
+from schema.cost import budget_charge
+request = RequestFactory().get("/graphql/", REMOTE_ADDR={address!r})
+request.user = AnonymousUser()
+accepted, budget = budget_charge(request, {points})
+print(accepted, budget.remaining)
+"""
+
+
+@pytest.mark.services
+def test_web_processes_share_one_budget_through_redis(settings):
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from django.core.cache.backends.redis import RedisCache
+
+    from tests.conftest import skip_or_fail
+
+    url = os.environ.get("REDIS_TEST_URL", "redis://127.0.0.1:6379/5")
+    redis = RedisCache(url, {})._cache.get_client()
+    try:
+        redis.ping()
+    except Exception as exc:  # any connection failure means no Redis here
+        skip_or_fail(f"Redis is not reachable at {url}: {exc}")
+    address = f"10.{time.time_ns() % 250}.0.9"
+
+    def charge_in_another_process(points: int) -> str:
+        return subprocess.run(
+            [sys.executable, "-c", CHARGE.format(address=address, points=points)],
+            env={
+                **os.environ,
+                "CACHE_URL": url,
+                "GRAPHQL_COST_PER_MINUTE": "100",
+                "DJANGO_SETTINGS_MODULE": "core.settings",
+            },
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        ).stdout.strip()
+
+    away_from_a_minute_boundary(20)
+    try:
+        assert charge_in_another_process(60) == "True 40"
+        assert charge_in_another_process(60) == "False 40"
+        assert charge_in_another_process(40) == "True 0"
+    finally:
+        for key in redis.scan_iter("taskgraph:*:cost:*"):
+            redis.delete(key)
