@@ -45,6 +45,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "core.timeouts.DatabaseTimeLimit",
     "django.middleware.security.SecurityMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -249,3 +250,6 @@ GRAPHQL_MAX_TRANSITIVE = env_int("GRAPHQL_MAX_TRANSITIVE", 200)
 USER_MAX_TASKS = env_int("USER_MAX_TASKS", 10_000)
 TASK_MAX_PRE_TASKS = env_int("TASK_MAX_PRE_TASKS", 50)
 TASK_MAX_REMINDERS = env_int("TASK_MAX_REMINDERS", 10)
+# Database work of one web request (core/timeouts.py): PostgreSQL's statement_timeout, SQLite's
+# progress handler. Keep it well below gunicorn's --timeout (30 s by default). 0: no limit.
+WEB_DB_TIMEOUT_MS = env_int("WEB_DB_TIMEOUT_MS", 5_000)

@@ -30,6 +30,7 @@ from strawberry.relay.types import GlobalIDValueError
 from strawberry.schema.schema import validate_document
 from strawberry.types.graphql import OperationType
 
+from core.timeouts import is_timeout
 from schema.auth import api_token
 from schema.cost import QueryCost
 from schema.errors import ForbiddenError
@@ -168,6 +169,31 @@ class RejectNulCharacters(SchemaExtension):
         yield
 
 
+class TimeoutErrors(SchemaExtension):
+    """A statement stopped by the request's database time limit (core.timeouts) becomes a
+    TIMEOUT error for the field that ran it; the rest of the response stands."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        if result is None or not result.errors:
+            return
+        result.errors = [_timeout_error(error) for error in result.errors]
+
+
+def _timeout_error(error: GraphQLError) -> GraphQLError:
+    if not is_timeout(error.original_error):
+        return error
+    seconds = settings.WEB_DB_TIMEOUT_MS / 1000
+    return GraphQLError(
+        f"The database took too long (over {seconds:g} s) to answer this request. Ask for "
+        "less (smaller pages, fewer nested lists) or try again later.",
+        error.nodes,
+        path=error.path,
+        extensions={"code": "TIMEOUT"},
+    )
+
+
 def is_unexpected(error: GraphQLError) -> bool:
     """True for errors caused by a bug rather than by the request.
 
@@ -180,6 +206,8 @@ def is_unexpected(error: GraphQLError) -> bool:
     original = error.original_error
     if original is None or isinstance(original, GraphQLError | GlobalIDValueError):
         return False
+    if is_timeout(original):
+        return False  # answered as TIMEOUT by TimeoutErrors
     return error.path is not None or not error.nodes
 
 
@@ -187,4 +215,12 @@ def mask_errors() -> MaskErrors:
     return MaskErrors(should_mask_error=is_unexpected, error_message=INTERNAL_ERROR)
 
 
-SECURITY_EXTENSIONS = [DocumentLimits, ApiTokenScopes, RejectNulCharacters, QueryCost, mask_errors]
+# On the way out, extensions run last to first: TimeoutErrors rewrites before masking.
+SECURITY_EXTENSIONS = [
+    DocumentLimits,
+    ApiTokenScopes,
+    RejectNulCharacters,
+    QueryCost,
+    mask_errors,
+    TimeoutErrors,
+]
