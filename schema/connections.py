@@ -54,3 +54,14 @@ class ListConnection(DjangoListConnection[relay.NodeType]):
             max_results=max_results,
             **kwargs,
         )
+
+
+def bounded_first(first: int | None, cap: int) -> int:
+    """A list's `first` argument, checked like a connection's: at most `cap`, the default."""
+    if first is None:
+        return cap
+    if first < 0:
+        raise PagingError("Argument 'first' must be a non-negative integer.")
+    if first > cap:
+        raise PagingError(f"Argument 'first' cannot be higher than {cap}.")
+    return first

@@ -70,7 +70,7 @@ LIST_CAPS: dict[tuple[str, str], Callable[[], int]] = {
     ("Task", "scheduleConflicts"): _setting("TASK_MAX_PRE_TASKS"),
     ("Task", "reminders"): _setting("TASK_MAX_REMINDERS"),
     ("Task", "dependents"): _setting("GRAPHQL_MAX_PAGE_SIZE"),
-    ("Task", "ancestors"): _setting("GRAPHQL_MAX_TRANSITIVE"),
+    ("Task", "ancestors"): _setting("GRAPHQL_MAX_TRANSITIVE"),  # a TaskReach
     ("Task", "descendants"): _setting("GRAPHQL_MAX_TRANSITIVE"),
     ("Query", "taskOrder"): _setting("GRAPHQL_MAX_TRANSITIVE"),
     ("Query", "apiTokens"): lambda: MAX_ACTIVE_API_TOKENS,
@@ -89,12 +89,18 @@ def _is_list(type_) -> bool:
     return isinstance(type_, GraphQLList)
 
 
-def _is_connection(type_) -> bool:
-    return (
-        isinstance(type_, GraphQLObjectType)
-        and type_.name.endswith("Connection")
-        and "edges" in type_.fields
-    )
+# Objects wrapping one list, like connections: (type name -> the list inside). The field
+# returning one is priced by its page size; the list inside takes that size.
+PAGED_TYPES = {"TaskReach": "items"}
+
+
+def _paged_list(type_) -> str | None:
+    """The list field inside a connection-like type, or None for other types."""
+    if not isinstance(type_, GraphQLObjectType):
+        return None
+    if type_.name.endswith("Connection") and "edges" in type_.fields:
+        return "edges"
+    return PAGED_TYPES.get(type_.name)
 
 
 def _argument(node: FieldNode, name: str, variables: dict[str, Any]) -> Any:
@@ -166,11 +172,9 @@ class _Pricer:
         named = get_named_type(field.type)
         if is_leaf_type(named):
             return 0
-        if _is_connection(parent_type) and name == "edges":
+        if name == _paged_list(parent_type):
             count = times  # already multiplied by the connection's page size
-        elif _is_connection(named):
-            count = times * _page(node, self.variables, settings.GRAPHQL_MAX_PAGE_SIZE)
-        elif _is_list(field.type):
+        elif _paged_list(named) is not None or _is_list(field.type):
             cap = _list_cap(parent_type.name, node, self.variables)
             count = times * _page(node, self.variables, cap)
         else:

@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING, Annotated, ClassVar
 
 import strawberry
 import strawberry_django
+from django.conf import settings
 from django.db.models import Prefetch, QuerySet
 from strawberry import Info, auto, relay
 from strawberry.annotation import StrawberryAnnotation
@@ -12,6 +13,7 @@ from strawberry.types.field import StrawberryField
 from strawberry_django.fields.field import StrawberryDjangoField
 from strawberry_django.optimizer import optimize
 
+from schema.connections import bounded_first
 from tasks import selectors
 from tasks.models import Task, TaskStatus
 from tasks.selectors import task_visible
@@ -199,26 +201,27 @@ class TaskType(ModelNode):
         return list(selectors.task_schedule_conflicts(task=root))
 
     @strawberry_django.field(
-        description="Every task this one waits for, transitively, nearest first (depth 1 = "
-        "pre-task). A fixed number of queries per task, whatever the graph's size.",
+        description="The tasks this one waits for, transitively, nearest first (depth 1 = "
+        "pre-task): at most `first`, never more than GRAPHQL_MAX_TRANSITIVE (200 by default); "
+        "`truncated` says when some were left out. A fixed number of queries per task.",
         only=["owner_id"],
     )
-    def ancestors(self, root: Task, max_depth: int | None = None) -> list["TaskAtDepth"]:
-        return [
-            TaskAtDepth(task=item.task, depth=item.depth)
-            for item in selectors.task_ancestors(task=root, max_depth=max_depth)
-        ]
+    def ancestors(
+        self, root: Task, max_depth: int | None = None, first: int | None = None
+    ) -> "TaskReachType":
+        limit = bounded_first(first, settings.GRAPHQL_MAX_TRANSITIVE)
+        return _reach(selectors.task_ancestors(task=root, max_depth=max_depth, limit=limit))
 
     @strawberry_django.field(
-        description="Every task waiting for this one, transitively, nearest first (depth 1 = "
-        "dependent).",
+        description="The tasks waiting for this one, transitively, nearest first (depth 1 = "
+        "dependent), bounded like `ancestors`.",
         only=["owner_id"],
     )
-    def descendants(self, root: Task, max_depth: int | None = None) -> list["TaskAtDepth"]:
-        return [
-            TaskAtDepth(task=item.task, depth=item.depth)
-            for item in selectors.task_descendants(task=root, max_depth=max_depth)
-        ]
+    def descendants(
+        self, root: Task, max_depth: int | None = None, first: int | None = None
+    ) -> "TaskReachType":
+        limit = bounded_first(first, settings.GRAPHQL_MAX_TRANSITIVE)
+        return _reach(selectors.task_descendants(task=root, max_depth=max_depth, limit=limit))
 
     @classmethod
     def get_queryset(cls, queryset: QuerySet[Task], info: Info, **kwargs) -> QuerySet[Task]:
@@ -249,3 +252,18 @@ def _related_tasks(task: Task, relation: str, info: Info):
 class TaskAtDepth:
     depth: int = strawberry.field(description="Edges on the shortest path; 1 = direct.")
     task: TaskType
+
+
+@strawberry.type(name="TaskReach", description="The tasks a transitive read found.")
+class TaskReachType:
+    items: list[TaskAtDepth] = strawberry.field(description="Nearest first, then by schedule.")
+    truncated: bool = strawberry.field(
+        description="True when the read stopped at its cap: more tasks lie beyond."
+    )
+
+
+def _reach(reach: selectors.TaskReach) -> TaskReachType:
+    return TaskReachType(
+        items=[TaskAtDepth(task=item.task, depth=item.depth) for item in reach.items],
+        truncated=reach.truncated,
+    )

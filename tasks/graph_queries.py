@@ -91,6 +91,36 @@ def owner_edges(*, owner_id: int) -> list[tuple[int, int]]:
     return _fetch(sql, [owner_id])
 
 
+# One step of a walk: (the column reached, the column walked from).
+_STEPS = {"ancestors": ("pre_task_id", "task_id"), "descendants": ("task_id", "pre_task_id")}
+
+
+def walk_edges(*, task_id: int, direction: str, limit: int) -> list[tuple[int, int]]:
+    """The edges (from, to), in the walk's direction, among the first ``limit`` tasks that a
+    breadth-first walk from the task reaches (the task itself included).
+
+    Both databases produce a recursive query's rows level by level, nearest first, and stop
+    walking once the limit is reached (PostgreSQL fetches a CTE's rows only as its reader asks
+    for them; SQLite takes the limit in the recursive step itself), so the walk costs the
+    limit, not the graph. The first ``limit`` tasks include every task nearer than the
+    farthest of them, so shortest distances computed over these edges are exact.
+    """
+    reached, walked_from = _STEPS[direction]
+    # Inlined as an integer: SQLite takes no parameter in a recursive step's LIMIT.
+    step_limit = f" LIMIT {int(limit)}" if connection.vendor == "sqlite" else ""
+    sql = f"""
+        WITH RECURSIVE walk(id) AS (
+            SELECT CAST(%s AS BIGINT)
+            UNION
+            SELECT e.{reached} FROM {EDGES} e JOIN walk w ON e.{walked_from} = w.id{step_limit}
+        ),
+        near AS (SELECT id FROM walk LIMIT %s)
+        SELECT e.{walked_from}, e.{reached} FROM {EDGES} e
+        WHERE e.{walked_from} IN (SELECT id FROM near) AND e.{reached} IN (SELECT id FROM near)
+    """
+    return _fetch(sql, [task_id, limit])
+
+
 def ancestor_ids(*, task_id: int, include_self: bool = False) -> RawSQL:
     """A subquery of the task's ancestors' ids, for ``filter(pk__in=...)``."""
     where = "" if include_self else " WHERE id <> %s"

@@ -6,7 +6,7 @@ from django.core.cache import cache
 from django.test import Client
 from graphql import get_named_type, is_list_type, is_non_null_type, is_object_type
 
-from schema.cost import LIST_CAPS, operation_cost
+from schema.cost import LIST_CAPS, PAGED_TYPES, operation_cost
 from schema.schema import schema
 from tests.graphql import GraphQLClient
 
@@ -54,9 +54,10 @@ def test_nested_lists_multiply_by_their_caps(settings):
 
 
 def test_transitive_reads_are_priced_by_their_cap():
-    query = "query($id: ID!) { task(id: $id) { ancestors { depth task { id } } } }"
-    # the task, 200 TaskAtDepth, 200 tasks
-    assert cost(query, {"id": "x"}) == 1 + 200 + 200
+    query = "query($id: ID!) { task(id: $id) { ancestors { items { depth task { id } } } } }"
+    # the task, the TaskReach counted by its 200 items, 200 TaskAtDepth, 200 tasks
+    assert cost(query, {"id": "x"}) == 1 + 200 + 200 + 200
+    assert cost(query.replace("ancestors", "ancestors(first: 10)"), {"id": "x"}) == 31
     assert cost('{ task(id: "x") { blockers { id } } }') == 1 + 50
     assert cost('{ task(id: "x") { blockers(transitive: true) { id } } }') == 1 + 200
     assert (
@@ -98,7 +99,9 @@ def test_every_list_field_of_objects_has_a_declared_cap():
             field_type = field.type.of_type if is_non_null_type(field.type) else field.type
             if not is_list_type(field_type) or not is_object_type(get_named_type(field_type)):
                 continue
-            if name == "edges" or (name == "errors" and type_.name.endswith("Payload")):
+            if name == "edges" or PAGED_TYPES.get(type_.name) == name:
+                continue  # priced by the field returning the connection
+            if name == "errors" and type_.name.endswith("Payload"):
                 continue
             if (type_.name, name) not in LIST_CAPS:
                 unpriced.append(f"{type_.name}.{name}")
@@ -117,19 +120,20 @@ def test_every_response_reports_its_cost(gql):
 
 def test_an_operation_over_the_budget_is_refused_before_any_sql(gql, django_assert_num_queries):
     query = (
-        "{ tasks(first: 100) { edges { node { ancestors { task { ancestors { depth } } } } } } }"
+        "{ tasks(first: 100) { edges { node { "
+        "ancestors { items { task { ancestors { truncated } } } } } } } }"
     )
     with django_assert_num_queries(0):
         body = gql(query)
     assert body["data"] is None
     assert body["errors"] == [
         {
-            "message": "This query could cost 4,040,300 points; one request may cost at most "
+            "message": "This query could cost 4,060,300 points; one request may cost at most "
             "25,000. Ask for smaller pages (first/last), fewer nested lists, or split it.",
-            "extensions": {"code": "QUERY_TOO_COSTLY", "cost": 4_040_300, "budget": 25_000},
+            "extensions": {"code": "QUERY_TOO_COSTLY", "cost": 4_060_300, "budget": 25_000},
         }
     ]
-    assert body["extensions"] == {"cost": {"requested": 4_040_300, "budget": 25_000}}
+    assert body["extensions"] == {"cost": {"requested": 4_060_300, "budget": 25_000}}
 
 
 def test_the_anonymous_fragment_bomb_within_limits_is_priced_too(anon, settings):
