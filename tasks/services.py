@@ -4,6 +4,7 @@ django.core.exceptions.ValidationError (per-field messages with codes) or Task.D
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -82,8 +83,13 @@ def _collect(errors: dict, field: str, clean, value):
         return value
 
 
-def _check_pre_tasks(*, owner: User, pre_task_ids: Sequence[int]) -> list[int]:
+def _check_pre_tasks(
+    *, owner: User, pre_task_ids: Sequence[int], limited: bool = False
+) -> list[int]:
+    """The distinct ids, all the owner's tasks; ``limited``: they are a task's whole set."""
     wanted = list(dict.fromkeys(pre_task_ids))
+    if limited:
+        _check_pre_task_count(len(wanted))
     missing = set(wanted) - task_pks_owned(user=owner, pks=wanted)
     if missing:
         raise ValidationError(
@@ -94,15 +100,38 @@ def _check_pre_tasks(*, owner: User, pre_task_ids: Sequence[int]) -> list[int]:
     return wanted
 
 
+def _check_pre_task_count(count: int) -> None:
+    limit = settings.TASK_MAX_PRE_TASKS
+    if count > limit:
+        raise ValidationError(
+            "A task can have at most %(limit)d pre-tasks (this would make %(count)d).",
+            code="limit_reached",
+            params={"limit": limit, "count": count},
+        )
+
+
+def _check_task_count(*, owner_id: int) -> None:
+    """Under the owner's graph lock, so that concurrent creations cannot pass it together."""
+    limit = settings.USER_MAX_TASKS
+    if Task.objects.filter(owner_id=owner_id).count() >= limit:
+        raise ValidationError(
+            "You have reached the limit of %(limit)d tasks: delete some before adding more.",
+            code="limit_reached",
+            params={"limit": limit},
+        )
+
+
 def _owner(task: Task) -> User:
     # The checks need only the owner's id: a stand-in spares loading the user's row.
     return task.owner if Task.owner.is_cached(task) else User(pk=task.owner_id)
 
 
-def _check_new_pre_tasks(*, task: Task, pre_task_ids: Sequence[int]) -> list[int]:
+def _check_new_pre_tasks(
+    *, task: Task, pre_task_ids: Sequence[int], limited: bool = False
+) -> list[int]:
     if task.pk in pre_task_ids:
         raise ValidationError("A task cannot be its own pre-task.", code="self_dependency")
-    return _check_pre_tasks(owner=_owner(task), pre_task_ids=pre_task_ids)
+    return _check_pre_tasks(owner=_owner(task), pre_task_ids=pre_task_ids, limited=limited)
 
 
 def _lock_graph(*, owner_id: int) -> None:
@@ -144,6 +173,11 @@ def task_pre_tasks_add(*, task: Task, pre_task_ids: Sequence[int]) -> Task:
         raise ValidationError({"pre_task_ids": exc.error_list}) from None
     with transaction.atomic():
         _lock_graph(owner_id=task.owner_id)
+        kept = TaskDependency.objects.filter(task=task).exclude(pre_task_id__in=wanted).count()
+        try:
+            _check_pre_task_count(kept + len(wanted))
+        except ValidationError as exc:
+            raise ValidationError({"pre_task_ids": exc.error_list}) from None
         _add_pre_tasks(task=task, pre_task_ids=wanted)
     return task
 
@@ -181,13 +215,15 @@ def task_create(
     pre_task_ids = _collect(
         errors,
         "pre_task_ids",
-        lambda ids: _check_pre_tasks(owner=owner, pre_task_ids=ids),
+        lambda ids: _check_pre_tasks(owner=owner, pre_task_ids=ids, limited=True),
         pre_task_ids,
     )
     if errors:
         raise ValidationError(errors)
 
     with transaction.atomic():
+        _lock_graph(owner_id=owner.pk)
+        _check_task_count(owner_id=owner.pk)
         task = Task.objects.create(
             owner=owner, title=title, description=description, scheduled_at=scheduled_at
         )
@@ -222,7 +258,7 @@ def task_update(
         pre_task_ids = _collect(
             errors,
             "pre_task_ids",
-            lambda ids: _check_new_pre_tasks(task=task, pre_task_ids=ids),
+            lambda ids: _check_new_pre_tasks(task=task, pre_task_ids=ids, limited=True),
             pre_task_ids,
         )
     if errors:
