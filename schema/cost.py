@@ -11,7 +11,9 @@ document and its variables alone (after validation, before any SQL):
 - transitive reads (`ancestors`, `descendants`, `blockers(transitive: true)`, `taskOrder`)
   are priced by their caps;
 - every mutation field adds `MUTATION_COST`; leaves and `__typename` cost nothing, and
-  introspection fields a flat 1.
+  introspection fields a flat 1;
+- an object field asked again in the same selection (under another alias) inside a list adds
+  `REPEATED_FIELD_COST` per item: it is resolved with a query per item.
 
 Each fragment is priced once, by name (a price is linear in how often its parent occurs).
 
@@ -57,6 +59,9 @@ from schema.validation import LimitError, fragment_order
 from users.services import MAX_ACTIVE_API_TOKENS
 
 MUTATION_COST = 10
+# The optimizer plans one query for a relation over a whole page, but not for the same field
+# asked again under another alias: each repetition is then a query per item.
+REPEATED_FIELD_COST = 10
 
 
 def _setting(name: str) -> Callable[[], int]:
@@ -103,7 +108,7 @@ def _paged_list(type_) -> str | None:
     return PAGED_TYPES.get(type_.name)
 
 
-def _argument(node: FieldNode, name: str, variables: dict[str, Any]) -> Any:
+def argument_value(node: FieldNode, name: str, variables: dict[str, Any]) -> Any:
     for argument in node.arguments or ():
         if argument.name.value == name:
             value = argument.value
@@ -116,7 +121,7 @@ def _argument(node: FieldNode, name: str, variables: dict[str, Any]) -> Any:
 
 
 def _page(node: FieldNode, variables: dict[str, Any], cap: int) -> int:
-    sizes = [_argument(node, name, variables) for name in ("first", "last")]
+    sizes = [argument_value(node, name, variables) for name in ("first", "last")]
     given = [size for size in sizes if isinstance(size, int) and size >= 0]
     return min([cap, *given])
 
@@ -130,7 +135,9 @@ def _list_cap(parent: str, node: FieldNode, variables: dict[str, Any]) -> int:
     if name == "errors" and parent.endswith("Payload"):
         return ERRORS_CAP
     for (type_name, field_name, flag), cap in TRANSITIVE_CAPS.items():
-        if (type_name, field_name) == (parent, name) and _argument(node, flag, variables) is True:
+        if (type_name, field_name) == (parent, name) and argument_value(
+            node, flag, variables
+        ) is True:
             return cap()
     cap = LIST_CAPS.get((parent, name))
     return cap() if cap is not None else settings.GRAPHQL_MAX_PAGE_SIZE
@@ -145,23 +152,26 @@ class _Pricer:
     def price(self, selection_set: SelectionSetNode, parent) -> int:
         """The price of a selection set for one occurrence of its parent (iterative)."""
         total = 0
-        stack: list[tuple[Iterator, Any, int]] = [(iter(selection_set.selections), parent, 1)]
+        # Frames: (selections left, their parent type, occurrences, field names seen there).
+        stack: list[tuple[Iterator, Any, int, set[str]]] = [
+            (iter(selection_set.selections), parent, 1, set())
+        ]
         while stack:
-            selections, parent_type, times = stack[-1]
+            selections, parent_type, times, seen = stack[-1]
             selection = next(selections, None)
             if selection is None:
                 stack.pop()
             elif isinstance(selection, FieldNode):
-                total += self._field(selection, parent_type, times, stack)
+                total += self._field(selection, parent_type, times, seen, stack)
             elif isinstance(selection, InlineFragmentNode):
                 condition = selection.type_condition
                 inner = self.schema.get_type(condition.name.value) if condition else parent_type
-                stack.append((iter(selection.selection_set.selections), inner, times))
+                stack.append((iter(selection.selection_set.selections), inner, times, seen))
             elif isinstance(selection, FragmentSpreadNode):
                 total += times * self.fragments.get(selection.name.value, 0)
         return total
 
-    def _field(self, node: FieldNode, parent_type, times: int, stack: list) -> int:
+    def _field(self, node: FieldNode, parent_type, times: int, seen: set, stack: list) -> int:
         name = node.name.value
         if name.startswith("__"):
             return 0 if name == "__typename" else times
@@ -172,6 +182,10 @@ class _Pricer:
         named = get_named_type(field.type)
         if is_leaf_type(named):
             return 0
+        extra = 0
+        if name in seen and times > 1:
+            extra = times * REPEATED_FIELD_COST
+        seen.add(name)
         if name == _paged_list(parent_type):
             count = times  # already multiplied by the connection's page size
         elif _paged_list(named) is not None or _is_list(field.type):
@@ -180,8 +194,8 @@ class _Pricer:
         else:
             count = times
         if node.selection_set is not None:
-            stack.append((iter(node.selection_set.selections), named, count))
-        return count
+            stack.append((iter(node.selection_set.selections), named, count, set()))
+        return count + extra
 
 
 def _operation(document: DocumentNode, name: str | None) -> OperationDefinitionNode | None:

@@ -14,6 +14,7 @@ from strawberry_django.fields.field import StrawberryDjangoField
 from strawberry_django.optimizer import optimize
 
 from schema.connections import bounded_first
+from schema.cost import argument_value
 from tasks import selectors
 from tasks.models import Task, TaskStatus
 from tasks.selectors import task_visible
@@ -132,21 +133,30 @@ class TaskType(ModelNode):
     updated_at: auto
 
     @strawberry_django.field(
-        description="Tasks that must be done before this one, by id.",
+        description="Tasks that must be done before this one, by id: at most "
+        "TASK_MAX_PRE_TASKS (50 by default), the most a task may have.",
         prefetch_related=[lambda info: _edge_prefetch("pre_tasks", info)],
     )
     def pre_tasks(self, info: Info) -> list["TaskType"]:
         return _related_tasks(self, "pre_tasks", info)
 
     @strawberry_django.field(
-        description="Tasks that list this one as a pre-task, by id.",
-        prefetch_related=[lambda info: _edge_prefetch("dependents", info)],
+        description="Tasks that list this one as a pre-task, by id: the first `first`, at most "
+        "100 (the default).",
+        prefetch_related=[
+            lambda info: _edge_prefetch("dependents", info, limit=_dependents_limit(info))
+        ],
     )
-    def dependents(self, info: Info) -> list["TaskType"]:
-        return _related_tasks(self, "dependents", info)
+    def dependents(self, info: Info, first: int | None = None) -> list["TaskType"]:
+        limit = bounded_first(first, settings.GRAPHQL_MAX_PAGE_SIZE)
+        return _related_tasks(self, "dependents", info, limit=limit)
 
     reminders: list[Annotated["ReminderType", strawberry.lazy("schema.reminders")]] = (
-        strawberry_django.field(description="Email reminders, by time.", field_cls=ColumnField)
+        strawberry_django.field(
+            description="Email reminders, by time: at most TASK_MAX_REMINDERS (10 by default), "
+            "the most a task may have.",
+            field_cls=ColumnField,
+        )
     )
 
     # The graph fields below are planned by the optimizer where they can be (an EXISTS
@@ -229,23 +239,40 @@ class TaskType(ModelNode):
         return queryset & task_visible(user=info.context.request.user)
 
 
-def _edge_prefetch(relation: str, info: Info) -> Prefetch:
+def _edge_prefetch(relation: str, info: Info, limit: int | None = None) -> Prefetch:
     """One query for a relation of a whole page of tasks, planned for the nested selection.
 
     With `to_attr`, Django hands each task a plain list; the default prefetch would build a
     related manager and a filtered queryset per task only to store the same rows (a third of
-    a 50-task page's time).
+    a 50-task page's time). With a limit, Django slices each task's list in SQL (a window
+    function); the limit is part of the attribute so that aliases asking for different
+    sizes get their own lists.
     """
-    queryset = TaskType.get_queryset(Task.objects.order_by("id"), info)
-    return Prefetch(relation, queryset=optimize(queryset, info), to_attr=f"{relation}_prefetched")
+    queryset = optimize(TaskType.get_queryset(Task.objects.order_by("id"), info), info)
+    if limit is not None:
+        queryset = queryset[:limit]
+    return Prefetch(relation, queryset=queryset, to_attr=_prefetched_attr(relation, limit))
 
 
-def _related_tasks(task: Task, relation: str, info: Info):
-    prefetched = getattr(task, f"{relation}_prefetched", None)
+def _prefetched_attr(relation: str, limit: int | None) -> str:
+    return f"{relation}_prefetched" if limit is None else f"{relation}_prefetched_{limit}"
+
+
+def _dependents_limit(info: Info) -> int:
+    # The prefetch is planned before the resolver checks `first`: clamp here, refuse there.
+    cap = settings.GRAPHQL_MAX_PAGE_SIZE
+    raw = info._raw_info
+    first = argument_value(raw.field_nodes[0], "first", raw.variable_values)
+    return min(max(first, 0), cap) if isinstance(first, int) else cap
+
+
+def _related_tasks(task: Task, relation: str, info: Info, limit: int | None = None):
+    prefetched = getattr(task, _prefetched_attr(relation, limit), None)
     if prefetched is not None:
         return prefetched
     # Not planned by the optimizer (a mutation payload): the same rows, in the same order.
-    return TaskType.get_queryset(getattr(task, relation).order_by("id"), info)
+    queryset = TaskType.get_queryset(getattr(task, relation).order_by("id"), info)
+    return queryset if limit is None else list(queryset[:limit])
 
 
 @strawberry.type(description="A task reached through the pre-task graph, and how far away it is.")

@@ -83,6 +83,16 @@ def test_leaves_and_typename_are_free_and_mutations_pay_for_the_write():
     assert cost(mutation) == 10 + 1 + 1 + 10
 
 
+def test_a_relation_repeated_under_aliases_in_a_list_pays_a_query_per_item():
+    once = "{ tasks(first: 10) { edges { node { preTasks { id } } } } }"
+    twice = "{ tasks(first: 10) { edges { node { a: preTasks { id } b: preTasks { id } } } } }"
+    assert cost(once) == 30 + 10 * 50
+    assert cost(twice) == 30 + 2 * 10 * 50 + 10 * 10
+    # On a single object the optimizer's plan does not matter: no surcharge.
+    single = '{ task(id: "x") { a: preTasks { id } b: preTasks { id } } }'
+    assert cost(single) == 1 + 2 * 50
+
+
 def test_the_operation_named_is_the_one_priced():
     document = "query A { me { email } } query B { tasks { edges { node { id } } } }"
     assert cost(document, operation_name="A") == 1

@@ -6,6 +6,7 @@ import pytest
 
 from tasks import selectors
 from tasks.models import Task, TaskDependency
+from tests.factories import TaskFactory
 from tests.graphql import global_id
 
 pytestmark = pytest.mark.django_db
@@ -105,3 +106,42 @@ def test_a_diamond_rich_graph_is_walked_by_tasks_not_by_paths(user):
     assert len(reach.items) == 58
     assert reach.truncated is False
     assert reach.items[-1].depth == 29
+
+
+DEPENDENTS = """
+query D($first: Int) {
+  tasks(first: 3) { edges { node { title dependents(first: $first) { title } } } }
+}
+"""
+
+
+def test_dependents_take_a_bounded_first_per_task_in_one_query(
+    user, gql, django_assert_num_queries
+):
+    # 3 tasks listed, each the pre-task of the same 5 others.
+    listed = Task.objects.bulk_create([Task(owner=user, title=f"P{n}") for n in range(3)])
+    waiting = Task.objects.bulk_create([Task(owner=user, title=f"W{n}") for n in range(5)])
+    TaskDependency.objects.bulk_create(
+        [TaskDependency(task=w, pre_task=p) for p in listed for w in waiting]
+    )
+    # session, user, the page, one sliced prefetch for every task of the page
+    with django_assert_num_queries(4):
+        data = gql.data(DEPENDENTS, {"first": 4})
+    for edge in data["tasks"]["edges"]:
+        assert edge["node"]["dependents"] == [{"title": f"W{n}"} for n in range(4)]
+
+
+def test_aliases_asking_for_different_sizes_each_get_theirs(user, gql):
+    # Not planned by the optimizer (a query per task and alias: priced accordingly).
+    listed = TaskFactory(owner=user, title="P")
+    waiting = Task.objects.bulk_create([Task(owner=user, title=f"W{n}") for n in range(5)])
+    TaskDependency.objects.bulk_create([TaskDependency(task=w, pre_task=listed) for w in waiting])
+    query = "query($id: ID!) { task(id: $id) { a: dependents(first: 1) { title } b: dependents(first: 2) { title } } }"
+    task = gql.data(query, {"id": global_id("Task", listed.pk)})["task"]
+    assert task == {"a": [{"title": "W0"}], "b": [{"title": "W0"}, {"title": "W1"}]}
+
+
+def test_dependents_first_is_checked_like_a_connections(user, gql):
+    TaskFactory(owner=user)
+    body = gql(DEPENDENTS, {"first": 101})
+    assert {e["message"] for e in body["errors"]} == {"Argument 'first' cannot be higher than 100."}
