@@ -32,6 +32,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db import DatabaseError
 from django.http import HttpRequest
 from graphql import (
     DocumentNode,
@@ -54,8 +55,9 @@ from graphql import (
 )
 from strawberry.extensions import SchemaExtension
 
+from core.timeouts import is_timeout
 from schema.auth import client_address
-from schema.validation import LimitError, fragment_order
+from schema.validation import LimitError, fragment_order, timeout_error
 from users.services import MAX_ACTIVE_API_TOKENS
 
 MUTATION_COST = 10
@@ -316,7 +318,14 @@ class QueryCost(SchemaExtension):
             return
         if not isinstance(request, HttpRequest):
             return  # executed in-process (tests, scripts): no caller to charge
-        accepted, self.budget = budget_charge(request, self.cost)
+        try:
+            # Loads the caller (session, user): the request's first queries.
+            accepted, self.budget = budget_charge(request, self.cost)
+        except DatabaseError as exc:
+            if not is_timeout(exc):
+                raise
+            context.result = ExecutionResult(data=None, errors=[timeout_error()])
+            return
         if not accepted:
             context.result = ExecutionResult(
                 data=None,

@@ -34,7 +34,7 @@ from core.timeouts import is_timeout
 from schema.auth import api_token
 from schema.cost import QueryCost
 from schema.errors import ForbiddenError
-from schema.validation import LimitError, Limits, measure_document
+from schema.validation import LimitError, Limits, measure_document, timeout_error
 
 INTERNAL_ERROR = "Internal error"
 NUL_MESSAGE = "Text cannot contain NUL characters (\\u0000)."
@@ -184,14 +184,7 @@ class TimeoutErrors(SchemaExtension):
 def _timeout_error(error: GraphQLError) -> GraphQLError:
     if not is_timeout(error.original_error):
         return error
-    seconds = settings.WEB_DB_TIMEOUT_MS / 1000
-    return GraphQLError(
-        f"The database took too long (over {seconds:g} s) to answer this request. Ask for "
-        "less (smaller pages, fewer nested lists) or try again later.",
-        error.nodes,
-        path=error.path,
-        extensions={"code": "TIMEOUT"},
-    )
+    return timeout_error(error.nodes, error.path)
 
 
 def is_unexpected(error: GraphQLError) -> bool:

@@ -29,6 +29,8 @@ from graphql import (
     SelectionSetNode,
 )
 
+from core.timeouts import timeout_message
+
 # Counts saturate here: a refused document's exact size does not matter, and 2**285 fields
 # (285 doubling fragments fit in the token limit) need not be carried around as an integer.
 SATURATED = 10**9
@@ -39,6 +41,11 @@ class LimitError(GraphQLError):
 
     def __init__(self, message: str, code: str, nodes=None, **extensions: object) -> None:
         super().__init__(message, nodes, extensions={"code": code, **extensions})
+
+
+def timeout_error(nodes=None, path=None) -> GraphQLError:
+    """The database time limit of the request (core.timeouts) was reached."""
+    return GraphQLError(timeout_message(), nodes, path=path, extensions={"code": "TIMEOUT"})
 
 
 @dataclass(frozen=True, slots=True)
