@@ -17,7 +17,6 @@ from schema.connections import bounded_first
 from schema.cost import argument_value
 from tasks import selectors
 from tasks.models import Task, TaskStatus
-from tasks.selectors import task_visible
 from users.models import User
 
 if TYPE_CHECKING:
@@ -236,7 +235,7 @@ class TaskType(ModelNode):
     @classmethod
     def get_queryset(cls, queryset: QuerySet[Task], info: Info, **kwargs) -> QuerySet[Task]:
         # Applied to every list, node lookup and prefetch of tasks: the owner filter lives here.
-        return queryset & task_visible(user=info.context.request.user)
+        return selectors.task_visible_within(user=info.context.request.user, queryset=queryset)
 
 
 def _edge_prefetch(relation: str, info: Info, limit: int | None = None) -> Prefetch:
