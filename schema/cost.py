@@ -8,8 +8,8 @@ document and its variables alone (after validation, before any SQL):
   the cap (`LIST_CAPS`; the page-size limit for lists not named there);
 - a connection counts its page size, and multiplies what is selected inside it (edges, their
   nodes and everything below) by that size;
-- transitive reads (`ancestors`, `descendants`, `blockers(transitive: true)`, `taskOrder`)
-  are priced by their caps;
+- transitive reads (`ancestors`, `descendants`, `blockers(transitive: true)`) are priced by
+  their cap (GRAPHQL_MAX_TRANSITIVE), `taskOrder` by the most tasks a user may have;
 - every mutation field adds `MUTATION_COST`; leaves and `__typename` cost nothing, and
   introspection fields a flat 1;
 - an object field asked again in the same selection (under another alias) inside a list adds
@@ -79,7 +79,7 @@ LIST_CAPS: dict[tuple[str, str], Callable[[], int]] = {
     ("Task", "dependents"): _setting("GRAPHQL_MAX_PAGE_SIZE"),
     ("Task", "ancestors"): _setting("GRAPHQL_MAX_TRANSITIVE"),  # a TaskReach
     ("Task", "descendants"): _setting("GRAPHQL_MAX_TRANSITIVE"),
-    ("Query", "taskOrder"): _setting("GRAPHQL_MAX_TRANSITIVE"),
+    ("Query", "taskOrder"): _setting("USER_MAX_TASKS"),
     ("Query", "apiTokens"): lambda: MAX_ACTIVE_API_TOKENS,
     # Lists of enum values and input errors: small by construction.
     ("ApiToken", "scopes"): lambda: 2,

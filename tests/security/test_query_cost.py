@@ -249,3 +249,8 @@ def test_web_processes_share_one_budget_through_redis(settings):
     finally:
         for key in redis.scan_iter("taskgraph:*:cost:*"):
             redis.delete(key)
+
+
+def test_task_order_is_priced_by_the_most_tasks_a_user_may_have():
+    assert cost("{ taskOrder { id } }") == 10_000
+    assert cost("{ taskOrder(first: 20) { id } }") == 20

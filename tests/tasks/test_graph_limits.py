@@ -145,3 +145,11 @@ def test_dependents_first_is_checked_like_a_connections(user, gql):
     TaskFactory(owner=user)
     body = gql(DEPENDENTS, {"first": 101})
     assert {e["message"] for e in body["errors"]} == {"Argument 'first' cannot be higher than 100."}
+
+
+def test_task_order_takes_a_first_that_keeps_the_beginning(user, gql):
+    chain(user, 5)
+    data = gql.data("{ taskOrder(first: 2) { title } }")
+    assert data == {"taskOrder": [{"title": "T0"}, {"title": "T1"}]}
+    body = gql("{ taskOrder(first: 10001) { title } }")
+    assert body["errors"][0]["message"] == "Argument 'first' cannot be higher than 10000."
