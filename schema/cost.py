@@ -19,9 +19,10 @@ Each fragment is priced once, by name (a price is linear in how often its parent
 
 Two budgets: one per request (`GRAPHQL_MAX_COST`: refused before running) and one per caller
 per minute (`GRAPHQL_COST_PER_MINUTE`, points kept in the Django cache, shared by every
-process through Redis in production: refused with the seconds until the window resets). Every
-response reports both in `extensions.cost`; the Django request carries the price as
-`request.graphql_cost` for metrics.
+process through Redis in production: refused with the seconds until the window resets). The
+operations of a batch share one request's budget. Every response reports both in
+`extensions.cost`; the Django request carries the price of what it ran as
+`request.graphql_cost` (the sum over a batch) for metrics.
 """
 
 import hashlib
@@ -298,24 +299,29 @@ class QueryCost(SchemaExtension):
             context.variables,
         )
         request = getattr(context.context, "request", None)
-        if isinstance(request, HttpRequest):
-            request.graphql_cost = self.cost
+        # The operations of one batch share the request's budget: together they cost it.
+        spent = getattr(request, "graphql_cost", 0) if isinstance(request, HttpRequest) else 0
         limit = settings.GRAPHQL_MAX_COST
-        if self.cost > limit:
+        if spent + self.cost > limit:
+            if spent:
+                message = (
+                    f"This operation could cost {self.cost:,} points and the batch's earlier "
+                    f"ones {spent:,}; one request may cost at most {limit:,}. Send fewer "
+                    "operations per batch."
+                )
+            else:
+                message = (
+                    f"This query could cost {self.cost:,} points; one request may cost at "
+                    f"most {limit:,}. Ask for smaller pages (first/last), fewer nested lists, "
+                    "or split it."
+                )
             context.result = ExecutionResult(
                 data=None,
-                errors=[
-                    LimitError(
-                        f"This query could cost {self.cost:,} points; one request may cost at "
-                        f"most {limit:,}. Ask for smaller pages (first/last), fewer nested "
-                        "lists, or split it.",
-                        "QUERY_TOO_COSTLY",
-                        cost=self.cost,
-                        budget=limit,
-                    )
-                ],
+                errors=[LimitError(message, "QUERY_TOO_COSTLY", cost=self.cost, budget=limit)],
             )
             return
+        if isinstance(request, HttpRequest):
+            request.graphql_cost = spent + self.cost
         if not isinstance(request, HttpRequest):
             return  # executed in-process (tests, scripts): no caller to charge
         try:

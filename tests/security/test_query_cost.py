@@ -254,3 +254,21 @@ def test_web_processes_share_one_budget_through_redis(settings):
 def test_task_order_is_priced_by_the_most_tasks_a_user_may_have():
     assert cost("{ taskOrder { id } }") == 10_000
     assert cost("{ taskOrder(first: 20) { id } }") == 20
+
+
+def test_the_operations_of_a_batch_share_one_requests_budget(gql, settings):
+    import json
+
+    settings.GRAPHQL_MAX_COST = 70
+    batch = [{"query": LIST, "variables": {"first": 10}}] * 3
+    response = gql.client.post("/graphql/", json.dumps(batch), content_type="application/json")
+    answers = response.json()
+    assert [a["data"] for a in answers[:2]] == [{"tasks": {"edges": []}}] * 2
+    assert answers[2]["errors"] == [
+        {
+            "message": "This operation could cost 30 points and the batch's earlier ones 60; "
+            "one request may cost at most 70. Send fewer operations per batch.",
+            "extensions": {"code": "QUERY_TOO_COSTLY", "cost": 30, "budget": 70},
+        }
+    ]
+    assert response.wsgi_request.graphql_cost == 60
