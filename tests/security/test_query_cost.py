@@ -55,16 +55,17 @@ def test_nested_lists_multiply_by_their_caps(settings):
 
 def test_transitive_reads_are_priced_by_their_cap():
     query = "query($id: ID!) { task(id: $id) { ancestors { items { depth task { id } } } } }"
-    # the task, the TaskReach counted by its 200 items, 200 TaskAtDepth, 200 tasks
-    assert cost(query, {"id": "x"}) == 1 + 200 + 200 + 200
-    assert cost(query.replace("ancestors", "ancestors(first: 10)"), {"id": "x"}) == 31
+    # the task, the TaskReach counted by its 200 items, 200 TaskAtDepth, 200 tasks, and the
+    # read's own queries
+    assert cost(query, {"id": "x"}) == 1 + 200 + 200 + 200 + 100
+    assert cost(query.replace("ancestors", "ancestors(first: 10)"), {"id": "x"}) == 131
     assert cost('{ task(id: "x") { blockers { id } } }') == 1 + 50
-    assert cost('{ task(id: "x") { blockers(transitive: true) { id } } }') == 1 + 200
+    assert cost('{ task(id: "x") { blockers(transitive: true) { id } } }') == 1 + 200 + 100
     assert (
         cost(
             'query($t: Boolean!) { task(id: "x") { blockers(transitive: $t) { id } } }', {"t": True}
         )
-        == 201
+        == 301
     )
 
 
@@ -138,12 +139,12 @@ def test_an_operation_over_the_budget_is_refused_before_any_sql(gql, django_asse
     assert body["data"] is None
     assert body["errors"] == [
         {
-            "message": "This query could cost 4,060,300 points; one request may cost at most "
+            "message": "This query could cost 6,070,300 points; one request may cost at most "
             "25,000. Ask for smaller pages (first/last), fewer nested lists, or split it.",
-            "extensions": {"code": "QUERY_TOO_COSTLY", "cost": 4_060_300, "budget": 25_000},
+            "extensions": {"code": "QUERY_TOO_COSTLY", "cost": 6_070_300, "budget": 25_000},
         }
     ]
-    assert body["extensions"] == {"cost": {"requested": 4_060_300, "budget": 25_000}}
+    assert body["extensions"] == {"cost": {"requested": 6_070_300, "budget": 25_000}}
 
 
 def test_the_anonymous_fragment_bomb_within_limits_is_priced_too(anon, settings):
@@ -252,8 +253,8 @@ def test_web_processes_share_one_budget_through_redis(settings):
 
 
 def test_task_order_is_priced_by_the_most_tasks_a_user_may_have():
-    assert cost("{ taskOrder { id } }") == 10_000
-    assert cost("{ taskOrder(first: 20) { id } }") == 20
+    assert cost("{ taskOrder { id } }") == 10_000 + 100
+    assert cost("{ taskOrder(first: 20) { id } }") == 20 + 100
 
 
 def test_the_operations_of_a_batch_share_one_requests_budget(gql, settings):
