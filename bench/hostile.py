@@ -16,6 +16,7 @@ what one request can do within the per-request limits, not the throttle.
 """
 
 import argparse
+import gc
 import json
 import os
 import signal
@@ -214,6 +215,53 @@ def attacks(data: dict) -> list[tuple[str, str, dict, str]]:
     ]
 
 
+REFUSED_DOCUMENTS = {
+    "doubling fragments x17": doubling_fragments(17),
+    "doubling fragments x30": doubling_fragments(30),
+    "nested 30 levels": nested_fields(30),
+    "nested 300 levels": nested_fields(300),
+    "one field x990 (selections)": repeated_field(990),
+    "one field x1000 (tokens)": repeated_field(1000),
+    "2.4 MB comment": huge_comment(2_400_000),
+    "1,001 comments": many_comments(1001),
+}
+
+
+def refusal_times(secret: str, repeat: int = 20) -> dict:
+    """Each over-limit document through Django's whole stack in this process (no network):
+    median and worst of `repeat`, each made unique so that no cache answers."""
+    import statistics
+
+    from django.test import Client
+
+    client = Client(headers={"Authorization": f"Bearer {secret}"})
+    # As a long-running server does after start-up (core/wsgi.py): the seeding's objects
+    # would otherwise make the first full collections of the run look like refusal costs.
+    gc.collect()
+    gc.freeze()
+    figures = {}
+    for name, document in REFUSED_DOCUMENTS.items():
+        samples = []
+        client.post("/graphql/", json.dumps({"query": document}), content_type="application/json")
+        for n in range(repeat):
+            unique = f"{document}\n# {n}" if len(document) < 10_000 else document + str(n)
+            body = json.dumps({"query": unique})
+            started = time.perf_counter()
+            response = client.post("/graphql/", body, content_type="application/json")
+            samples.append((time.perf_counter() - started) * 1000)
+            code = response.json()["errors"][0]["extensions"]["code"]
+        figures[name] = {
+            "median_ms": round(statistics.median(samples), 2),
+            "max_ms": round(max(samples), 2),
+            "code": code,
+        }
+        print(
+            f"refused in-process: {name:30} median {figures[name]['median_ms']:6.2f} ms  "
+            f"max {figures[name]['max_ms']:6.2f} ms  {code}"
+        )
+    return figures
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -274,25 +322,27 @@ def main() -> None:
     if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
         sys.exit("Set DATABASE_URL to a PostgreSQL database (it is wiped).")
     os.environ["GRAPHQL_COST_PER_MINUTE"] = str(10**9)
+    # Production settings, in this process (the in-process refusals) and in gunicorn's.
+    os.environ.update(
+        DEBUG="0",
+        SECRET_KEY=SECRET_KEY,
+        ALLOWED_HOSTS="127.0.0.1,testserver",
+        SECURE_SSL_REDIRECT="0",
+        LOG_LEVEL="ERROR",
+    )
     setup_django("hostile.sqlite3")
     from django.conf import settings
 
     reset_database()
     data = seed(chain_length=args.chain, dependents=args.dependents)
     analyze()
+    refusals = refusal_times(data["secret"])
     from django.db import connections
 
     connections.close_all()
 
     port = free_port()
-    env = {
-        **os.environ,
-        "DEBUG": "0",
-        "SECRET_KEY": SECRET_KEY,
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "SECURE_SSL_REDIRECT": "0",
-        "LOG_LEVEL": "ERROR",
-    }
+    env = dict(os.environ)
     server = subprocess.Popen(
         [
             str(Path(sys.executable).parent / "gunicorn"),
@@ -359,9 +409,11 @@ def main() -> None:
                 "database": settings.DATABASES["default"]["ENGINE"],
                 "sizes": data["sizes"],
                 "repeat": args.repeat,
+                "refused_in_process": refusals,
                 "attacks": rows,
                 "slowest": slowest,
                 "worst_worker_rss_growth_mb": round(worst_growth, 1),
+                "load_average": os.getloadavg(),
                 "worker_rss_baseline_mb": {str(k): round(v / 1024, 1) for k, v in baseline.items()},
             },
         )
