@@ -11,7 +11,7 @@ from tasks.models import Reminder, Task
 
 
 def task_url(task: Task) -> str:
-    # The API's Relay global ID, so the front end can query node(id:) directly.
+    # The task's Relay global ID, the one the API's task(id:) query and mutations take.
     global_id = base64.b64encode(f"Task:{task.pk}".encode()).decode()
     return f"{settings.FRONTEND_URL}/tasks/{global_id}"
 
