@@ -22,7 +22,8 @@ def _local(moment, zone: ZoneInfo) -> str:
 
 
 def reminder_email(reminder: Reminder, connection=None) -> EmailMultiAlternatives:
-    """Needs the reminder loaded by ``reminders_for_delivery`` (owner, open pre-tasks)."""
+    """The email for one reminder, loaded by ``tasks.reminders.selectors.reminders_for_delivery``
+    (owner, open pre-tasks); ``deliver_batch`` calls it as its composer."""
     task = reminder.task
     owner = task.owner
     zone = ZoneInfo(owner.timezone or "UTC")
