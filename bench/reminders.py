@@ -101,7 +101,7 @@ def run_scenario(
     from django.db import connection
 
     from tasks.models import Reminder, Task
-    from tasks.reminders import reminder_dispatch
+    from tasks.reminders.dispatch import reminder_dispatch
 
     with connection.cursor() as cursor:
         cursor.execute(f"TRUNCATE {Reminder._meta.db_table}, {Task._meta.db_table} CASCADE")

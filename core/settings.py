@@ -35,13 +35,13 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    "jobs",  # before staticfiles: its runserver command extends staticfiles' one
     "django.contrib.staticfiles",
     "corsheaders",
     "anymail",
     "strawberry_django",
     "users",
     "tasks",
-    "jobs",
 ]
 
 MIDDLEWARE = [

@@ -6,7 +6,6 @@ from enum import Enum
 import strawberry
 import strawberry_django
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.db.models import QuerySet
 from strawberry import Info, auto, relay
 
@@ -14,8 +13,9 @@ from schema.auth import current_user
 from schema.errors import FieldError, field_errors, not_found
 from schema.ids import decode_pk
 from schema.types import ColumnField, ModelNode, fast_node_id
-from tasks import reminders, selectors
 from tasks.models import Reminder, Task
+from tasks.reminders import services
+from tasks.reminders.selectors import reminder_visible
 
 
 @strawberry.enum(name="ReminderState")
@@ -46,7 +46,7 @@ class ReminderType(ModelNode):
     @classmethod
     def get_queryset(cls, queryset: QuerySet[Reminder], info: Info, **kwargs) -> QuerySet[Reminder]:
         user = info.context.request.user
-        return (queryset & reminders.reminder_visible(user=user)).order_by("remind_at", "id")
+        return (queryset & reminder_visible(user=user)).order_by("remind_at", "id")
 
 
 @strawberry.input(one_of=True, description="Exactly one: an absolute time, or minutes before.")
@@ -78,21 +78,21 @@ class ReminderMutation:
     ) -> ReminderPayload:
         user = current_user(info)
         pk = decode_pk(task_id, "Task")
-        with transaction.atomic():
-            try:
-                task = selectors.task_visible(user=user).select_for_update().get(pk=pk)
-            except Task.DoesNotExist:
-                return ReminderPayload(errors=not_found("taskId"))
-            try:
-                reminder = reminders.reminder_add(
-                    task=task,
-                    at=input.at or None,
-                    minutes_before=(
-                        None if input.minutes_before is strawberry.UNSET else input.minutes_before
-                    ),
-                )
-            except ValidationError as exc:
-                return ReminderPayload(errors=field_errors(exc))
+        try:
+            if pk is None:
+                raise Task.DoesNotExist
+            reminder = services.reminder_add(
+                user=user,
+                task_id=pk,
+                at=input.at or None,
+                minutes_before=(
+                    None if input.minutes_before is strawberry.UNSET else input.minutes_before
+                ),
+            )
+        except Task.DoesNotExist:
+            return ReminderPayload(errors=not_found("taskId"))
+        except ValidationError as exc:
+            return ReminderPayload(errors=field_errors(exc))
         return ReminderPayload(reminder=reminder)
 
     @strawberry.mutation
@@ -100,10 +100,9 @@ class ReminderMutation:
         user = current_user(info)
         pk = decode_pk(id, "Reminder")
         try:
-            reminder = reminders.reminder_get(user=user, pk=pk) if pk is not None else None
+            if pk is None:
+                raise Reminder.DoesNotExist
+            services.reminder_delete(user=user, reminder_id=pk)
         except Reminder.DoesNotExist:
-            reminder = None
-        if reminder is None:
             return ReminderDeletePayload(errors=not_found(message="Reminder not found."))
-        reminders.reminder_delete(reminder=reminder)
         return ReminderDeletePayload(deleted_id=id)

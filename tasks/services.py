@@ -9,8 +9,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.unset import UNSET, Unset
-from tasks import graph, graph_queries, reminders
+from tasks import graph, graph_queries
 from tasks.models import DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH, Task, TaskDependency, TaskStatus
+from tasks.reminders import services as reminders
 from tasks.selectors import schedule_ordered, task_pks_owned
 from users.models import User
 
