@@ -51,6 +51,7 @@ def test_dockerfile_installs_the_locked_versions():
     # Then every requirement in it is pinned with hashes, and the image installs it
     pins = [line for line in lock.splitlines() if line and not line.startswith((" ", "#"))]
     assert pins and all("==" in pin and pin.endswith("\\") for pin in pins)
-    assert "pip install --no-cache-dir --require-hashes -r requirements.lock" in (
-        ROOT / "Dockerfile"
-    ).read_text()
+    assert (
+        "pip install --no-cache-dir --require-hashes -r requirements.lock"
+        in (ROOT / "Dockerfile").read_text()
+    )

@@ -18,8 +18,10 @@ def test_an_empty_variable_gives_the_default_for_every_type(value):
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [("1", True), ("TRUE", True), ("yes", True), ("On", True)]
-    + [("0", False), ("false", False), ("NO", False), ("off", False)],
+    [
+        *[("1", True), ("TRUE", True), ("yes", True), ("On", True)],
+        *[("0", False), ("false", False), ("NO", False), ("off", False)],
+    ],
 )
 def test_booleans_read_the_usual_words(value, expected):
     assert Env({"FLAG": value}).bool("FLAG", not expected) is expected
