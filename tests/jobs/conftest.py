@@ -10,7 +10,7 @@ from dramatiq.brokers.stub import StubBroker
 from core.broker import MIDDLEWARE
 from jobs import actors
 from tests.conftest import skip_or_fail
-from tests.services import RedisServer, SMTPServer, WorkerProcess
+from tests.processes import RedisServer, SMTPServer, WorkerProcess
 
 ACTORS = (actors.deliver_due_reminders, actors.dispatch_reminders)
 

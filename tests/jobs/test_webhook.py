@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from tasks.models import Reminder, ReminderState
 from tests.factories import TaskFactory
-from tests.services import ROOT
+from tests.processes import ROOT
 
 URL = "/anymail/postmark/tracking/"
 # What every process (web, worker, scheduler) does first: load the settings.

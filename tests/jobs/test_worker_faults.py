@@ -12,7 +12,7 @@ from django.utils import timezone
 from tasks import reminders, services
 from tasks.models import Reminder, ReminderState
 from tests.factories import TaskFactory, UserFactory
-from tests.services import run_at_once, wait_until
+from tests.processes import run_at_once, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
