@@ -4,7 +4,6 @@ import json
 
 import pytest
 import strawberry
-from django.test import Client
 
 from schema.limits import SECURITY_EXTENSIONS
 
@@ -98,16 +97,6 @@ def test_the_standard_introspection_query_is_not_caught_by_the_depth_limit(gql):
     body = gql(get_introspection_query())
     assert "errors" not in body
     assert body["data"]["__schema"]["queryType"]["name"] == "Query"
-
-
-def test_graphiql_is_served_to_browsers_unless_switched_off(settings):
-    browser = Client(headers={"Accept": "text/html"})
-    response = browser.get("/graphql/")
-    assert response.status_code == 200
-    assert b"GraphiQL" in response.content
-    settings.GRAPHQL_GRAPHIQL = False
-    response = browser.get("/graphql/")
-    assert response.status_code == 404
 
 
 # A schema with the project's security extensions and a resolver that fails like a bug would:
