@@ -1,3 +1,5 @@
+from datetime import UTC, datetime
+
 import pytest
 
 from tasks.models import Task, TaskDependency
@@ -146,12 +148,24 @@ def test_task_update_changes_only_given_fields(user, gql):
     }
 
 
-def test_task_update_sets_and_clears_the_schedule(user, gql):
-    task = TaskFactory(owner=user)
+def test_task_update_sets_the_schedule(user, gql):
+    task = TaskFactory(owner=user, scheduled_at=None)
+
     data = gql.data(UPDATE, {"id": tid(task), "input": {"scheduledAt": "2031-01-01T00:00:00Z"}})
+
     assert data["taskUpdate"]["task"]["scheduledAt"] == "2031-01-01T00:00:00+00:00"
+    task.refresh_from_db()
+    assert task.scheduled_at == datetime(2031, 1, 1, tzinfo=UTC)
+
+
+def test_task_update_with_a_null_schedule_unschedules_the_task(user, gql):
+    task = TaskFactory(owner=user, scheduled_at=datetime(2031, 1, 1, tzinfo=UTC))
+
     data = gql.data(UPDATE, {"id": tid(task), "input": {"scheduledAt": None}})
+
     assert data["taskUpdate"]["task"]["scheduledAt"] is None
+    task.refresh_from_db()
+    assert task.scheduled_at is None
 
 
 def test_task_update_refuses_bad_input_without_a_partial_write(user, gql):
@@ -185,16 +199,38 @@ def test_task_delete_removes_the_task_and_its_edges(user, gql):
     assert TaskDependency.objects.count() == 0
 
 
-def test_task_complete_and_reopen(user, gql):
+def test_task_complete_marks_the_task_done_now(user, gql):
     task = TaskFactory(owner=user)
+
     done = gql.data(COMPLETE, {"id": tid(task)})["taskComplete"]
-    assert done["task"]["status"] == "DONE"
-    assert done["task"]["completedAt"] is not None
-    assert done["errors"] == []
+
+    task.refresh_from_db()
+    assert task.completed_at is not None
+    assert done == {
+        "task": {"status": "DONE", "completedAt": task.completed_at.isoformat()},
+        "errors": [],
+    }
+
+
+def test_completing_a_done_task_keeps_its_completion_time(user, gql):
+    task = DoneTaskFactory(owner=user)
+
     again = gql.data(COMPLETE, {"id": tid(task)})["taskComplete"]
-    assert again["task"]["completedAt"] == done["task"]["completedAt"]
+
+    assert again == {
+        "task": {"status": "DONE", "completedAt": task.completed_at.isoformat()},
+        "errors": [],
+    }
+
+
+def test_task_reopen_clears_the_completion(user, gql):
+    task = DoneTaskFactory(owner=user)
+
     reopened = gql.data(REOPEN, {"id": tid(task)})["taskReopen"]
+
     assert reopened == {"task": {"status": "OPEN", "completedAt": None}, "errors": []}
+    task.refresh_from_db()
+    assert (task.status, task.completed_at) == ("OPEN", None)
 
 
 def test_task_query_returns_own_task_with_its_edges(user, gql):
@@ -209,9 +245,11 @@ def test_task_query_returns_own_task_with_its_edges(user, gql):
     }
 
 
-def test_task_query_gives_null_for_missing_and_wrong_type_ids(gql):
-    assert gql.data(GET, {"id": global_id("Task", 424242)}) == {"task": None}
-    assert gql.data(GET, {"id": global_id("User", 1)}) == {"task": None}
+@pytest.mark.parametrize(
+    "node_id", [global_id("Task", 424242), global_id("User", 1)], ids=["missing", "wrong-type"]
+)
+def test_task_query_gives_null_for_missing_and_wrong_type_ids(gql, node_id):
+    assert gql.data(GET, {"id": node_id}) == {"task": None}
 
 
 def test_task_query_with_a_malformed_id_is_a_clear_graphql_error(gql):
