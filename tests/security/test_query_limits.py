@@ -41,8 +41,11 @@ def test_depth_counts_through_fragments(gql):
     assert messages(body) == ["'anonymous' exceeds maximum operation depth of 10"]
 
 
-def test_thirty_aliases_run_and_thirty_one_are_refused(gql):
+def test_thirty_aliases_run(gql):
     assert "errors" not in gql("{ " + " ".join(f"a{n}: me {{ email }}" for n in range(30)) + " }")
+
+
+def test_thirty_one_aliases_are_refused(gql):
     body = gql("{ " + " ".join(f"a{n}: me {{ email }}" for n in range(31)) + " }")
     assert messages(body) == ["31 aliases found. Allowed: 30"]
 

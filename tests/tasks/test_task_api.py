@@ -39,6 +39,10 @@ def tid(task: Task) -> str:
     return global_id("Task", task.pk)
 
 
+def tid_missing() -> str:
+    return global_id("Task", 999_999)
+
+
 def test_task_create_returns_the_task_with_its_pre_tasks(user, gql):
     first = TaskFactory(owner=user, title="Buy paint")
     data = gql.data(
@@ -115,21 +119,34 @@ def test_task_create_accepts_a_title_of_exactly_200_characters(gql):
     assert Task.objects.get().title == "x" * 200
 
 
-def test_task_create_refuses_foreign_missing_and_malformed_pre_task_ids_alike(gql, other_user):
-    foreign = TaskFactory(owner=other_user)
-    expected = [
-        {"field": "preTaskIds", "message": "1 of the pre-tasks do not exist.", "code": "not_found"}
-    ]
-    for bad in (tid(foreign), global_id("Task", 999_999)):
-        data = gql.data(CREATE, {"input": {"title": "t", "preTaskIds": [bad]}})
-        assert data["taskCreate"] == {"task": None, "errors": expected}
+@pytest.mark.parametrize("whose", ["another user's", "missing"])
+def test_task_create_refuses_foreign_and_missing_pre_task_ids_alike(gql, other_user, whose):
+    bad = tid(TaskFactory(owner=other_user)) if whose == "another user's" else tid_missing()
+
+    data = gql.data(CREATE, {"input": {"title": "t", "preTaskIds": [bad]}})
+
+    assert data["taskCreate"] == {
+        "task": None,
+        "errors": [
+            {
+                "field": "preTaskIds",
+                "message": "1 of the pre-tasks do not exist.",
+                "code": "not_found",
+            }
+        ],
+    }
+    assert Task.objects.filter(title="t").count() == 0
+    assert TaskDependency.objects.count() == 0
+
+
+def test_task_create_refuses_a_pre_task_id_of_another_type(gql):
     data = gql.data(CREATE, {"input": {"title": "t", "preTaskIds": [global_id("User", 1)]}})
+
     assert data["taskCreate"] == {
         "task": None,
         "errors": [{"field": "preTaskIds", "message": "Pre-task not found.", "code": "not_found"}],
     }
     assert Task.objects.filter(title="t").count() == 0
-    assert TaskDependency.objects.count() == 0
 
 
 def test_task_create_with_an_unparseable_date_is_a_graphql_error_not_a_500(gql):
