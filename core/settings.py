@@ -25,8 +25,8 @@ if not DEBUG and (SECRET_KEY == DEV_SECRET_KEY or len(SECRET_KEY) < 50):
         "SECRET_KEY must be set to a random value of at least 50 characters when DEBUG=0."
     )
 
-DEV_HOSTS = ["127.0.0.1", "localhost", "[::1]"]
-ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=DEV_HOSTS if DEBUG else [])
+dev_hosts = ["127.0.0.1", "localhost", "[::1]"]
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=dev_hosts if DEBUG else [])
 if not DEBUG and not ALLOWED_HOSTS:
     raise ImproperlyConfigured("ALLOWED_HOSTS must be set when DEBUG=0.")
 
