@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import RESULTS, analyze, reset_database, setup_django, write_json  # noqa: E402
-from tests.services import RedisServer, WorkerProcess, wait_until  # noqa: E402
+from tests.processes import RedisServer, WorkerProcess, wait_until  # noqa: E402
 
 LEAD_SECONDS = 3  # time to queue the wake-ups before the first reminder is due
 

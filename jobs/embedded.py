@@ -7,7 +7,6 @@ and the rows in the database make sure nothing else was lost.
 """
 
 import logging
-import os
 import threading
 
 import dramatiq
@@ -28,7 +27,7 @@ _started = threading.Lock()
 
 def enabled() -> bool:
     """Embedded mode: no REDIS_URL, and not turned off with REMINDERS_EMBEDDED=0."""
-    return not settings.REDIS_URL and os.environ.get("REMINDERS_EMBEDDED", "1") != "0"
+    return not settings.REDIS_URL and settings.REMINDERS_EMBEDDED
 
 
 def start(*, threads: int = 2) -> Worker | None:

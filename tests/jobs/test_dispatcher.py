@@ -11,7 +11,7 @@ from tasks.models import Reminder, ReminderState
 from tasks.reminders.dispatch import reminder_dispatch
 from tests.conftest import skip_or_fail
 from tests.factories import ReminderFactory, TaskFactory
-from tests.services import run_at_once
+from tests.processes import run_at_once
 
 
 def at(seconds: float):

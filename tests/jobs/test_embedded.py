@@ -6,7 +6,7 @@ import subprocess
 import sys
 import time
 
-from tests.services import ROOT, free_port, wait_until
+from tests.processes import ROOT, free_port, wait_until
 
 SETUP = """
 from datetime import timedelta

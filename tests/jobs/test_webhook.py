@@ -9,7 +9,7 @@ import pytest
 
 from tasks.models import Reminder
 from tests.factories import ReminderFactory
-from tests.services import ROOT
+from tests.processes import ROOT
 
 URL = "/anymail/postmark/tracking/"
 # What every process (web, worker, scheduler) does first: load the settings.

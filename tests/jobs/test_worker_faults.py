@@ -14,7 +14,7 @@ from tasks.models import Reminder, ReminderState
 from tasks.reminders.dispatch import reminder_dispatch
 from tasks.reminders.services import reminder_add
 from tests.factories import TaskFactory, UserFactory
-from tests.services import run_at_once, wait_until
+from tests.processes import run_at_once, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -4,7 +4,6 @@ import pytest
 from django.utils import timezone
 from dramatiq import Message
 
-from jobs import actors
 from tasks.models import Reminder, ReminderState
 from tests.factories import DoneTaskFactory, ReminderFactory, TaskFactory
 from tests.graphql import global_id
@@ -41,14 +40,6 @@ SCHEDULED = datetime(2030, 5, 1, 7, 30, tzinfo=UTC)
 
 def iso(moment: datetime) -> str:
     return moment.isoformat()
-
-
-@pytest.fixture
-def stub_broker():
-    broker = actors.deliver_due_reminders.broker
-    broker.flush_all()
-    yield broker
-    broker.flush_all()
 
 
 def wake_ups(broker) -> list[int]:
