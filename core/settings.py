@@ -209,7 +209,9 @@ REMINDER_CLAIM_HOLD_SECONDS = env_int("REMINDER_CLAIM_HOLD_SECONDS", 10)
 os.environ.setdefault("dramatiq_worker_timeout", "100")
 
 # GraphQL
-GRAPHQL_MAX_PAGE_SIZE = 100
+# Shortcuts through library internals (schema/fastpath.py); they switch themselves off, with
+# a warning, on library versions they were not tested with.
+GRAPHQL_FAST_PATH = env_bool("GRAPHQL_FAST_PATH", True)
 # Query limits: a document is refused before it runs when it exceeds any of these.
 GRAPHQL_MAX_DEPTH = env_int("GRAPHQL_MAX_DEPTH", 10)
 GRAPHQL_MAX_ALIASES = env_int("GRAPHQL_MAX_ALIASES", 30)

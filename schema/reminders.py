@@ -12,8 +12,8 @@ from strawberry import Info, auto, relay
 
 from schema.auth import current_user
 from schema.errors import FieldError, field_errors, not_found
-from schema.ids import decode_pk
-from schema.types import ColumnField, ModelNode, fast_node_id
+from schema.fastpath import ColumnField, fast_node_id
+from schema.ids import ModelNode, decode_pk
 from tasks import reminders, selectors
 from tasks.models import Reminder, Task
 

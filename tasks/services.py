@@ -1,5 +1,5 @@
 """Writes on tasks. Every function validates all its input before writing anything and raises
-django.core.exceptions.ValidationError (per-field messages with codes) or Task.DoesNotExist."""
+django.core.exceptions.ValidationError (per-field messages with codes) when it refuses."""
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -11,7 +11,7 @@ from django.utils import timezone
 from core.unset import UNSET, Unset
 from tasks import graph, graph_queries, reminders
 from tasks.models import DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH, Task, TaskDependency, TaskStatus
-from tasks.selectors import schedule_ordered, task_pks_owned
+from tasks.selectors import schedule_ordered, task_pks_owned, task_visible
 from users.models import User
 
 # Longest cycle spelled out in full in an error message; longer ones keep both ends.
@@ -242,6 +242,19 @@ def task_update(
             if rescheduled:
                 reminders.reminders_after_reschedule(task=task)
     return task
+
+
+def task_update_owned(*, user: User, pk: int | None, **changes: object) -> Task:
+    """``task_update`` of the user's task ``pk``, found and changed in one transaction.
+
+    A ``pk`` that names no task of the user's (or None: an undecodable ID) is refused as
+    ``{"id": not_found}``.
+    """
+    with transaction.atomic():
+        task = task_visible(user=user).filter(pk=pk).first() if pk is not None else None
+        if task is None:
+            raise ValidationError({"id": ValidationError("Task not found.", code="not_found")})
+        return task_update(task=task, **changes)
 
 
 def task_delete(*, task: Task) -> None:
