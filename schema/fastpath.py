@@ -117,7 +117,9 @@ class GlobalIDField(StrawberryField):
         return True
 
     def read(self, source) -> relay.GlobalID:
-        return relay.GlobalID(type(source).__name__, str(source.pk))
+        # __class__, not type(): request.user is a SimpleLazyObject, whose type() is the
+        # wrapper while __class__ is the model's.
+        return relay.GlobalID(source.__class__.__name__, str(source.pk))
 
     def get_result(self, source, info, args, kwargs) -> relay.GlobalID:
         return self.read(source)
