@@ -21,6 +21,18 @@ if TYPE_CHECKING:
 TaskStatusEnum = strawberry.enum(TaskStatus, name="TaskStatus")
 
 
+def _walk(selector, description: str):
+    """A field listing the tasks ``selector`` reaches through the graph, with their depth."""
+
+    def resolve(self, root: Task, max_depth: int | None = None) -> list["TaskAtDepth"]:
+        return [
+            TaskAtDepth(task=item.task, depth=item.depth)
+            for item in selector(task=root, max_depth=max_depth)
+        ]
+
+    return strawberry_django.field(resolve, description=description, only=["owner_id"])
+
+
 @fast_node_id
 @strawberry_django.type(Task, name="Task", field_cls=ColumnField)
 class TaskType(ModelNode):
@@ -101,27 +113,15 @@ class TaskType(ModelNode):
             return selectors.schedule_conflicts_among(task=root, pre_tasks=prefetched)
         return list(selectors.task_schedule_conflicts(task=root))
 
-    @strawberry_django.field(
-        description="Every task this one waits for, transitively, nearest first (depth 1 = "
-        "pre-task). A fixed number of queries per task, whatever the graph's size.",
-        only=["owner_id"],
+    ancestors = _walk(
+        selectors.task_ancestors,
+        "Every task this one waits for, transitively, nearest first (depth 1 = pre-task). "
+        "A fixed number of queries per task, whatever the graph's size.",
     )
-    def ancestors(self, root: Task, max_depth: int | None = None) -> list["TaskAtDepth"]:
-        return [
-            TaskAtDepth(task=item.task, depth=item.depth)
-            for item in selectors.task_ancestors(task=root, max_depth=max_depth)
-        ]
-
-    @strawberry_django.field(
-        description="Every task waiting for this one, transitively, nearest first (depth 1 = "
-        "dependent).",
-        only=["owner_id"],
+    descendants = _walk(
+        selectors.task_descendants,
+        "Every task waiting for this one, transitively, nearest first (depth 1 = dependent).",
     )
-    def descendants(self, root: Task, max_depth: int | None = None) -> list["TaskAtDepth"]:
-        return [
-            TaskAtDepth(task=item.task, depth=item.depth)
-            for item in selectors.task_descendants(task=root, max_depth=max_depth)
-        ]
 
     @classmethod
     def get_queryset(cls, queryset: QuerySet[Task], info: Info, **kwargs) -> QuerySet[Task]:

@@ -127,6 +127,22 @@ def _own_task_or_refuse(info: Info, id: relay.GlobalID, field: str = "id") -> Ta
     return task
 
 
+def _pre_task_edit(service, description: str):
+    """A mutation that applies ``service`` to a task's pre-tasks (add and remove)."""
+
+    @task_errors
+    def resolve(
+        self, info: Info, task_id: relay.GlobalID, pre_task_ids: list[relay.GlobalID]
+    ) -> TaskPayload:
+        task = _own_task_or_refuse(info, task_id, "task_id")
+        pks = _pre_task_pks(pre_task_ids)
+        return TaskPayload(task=service(task=task, pre_task_ids=pks))
+
+    return strawberry.mutation(
+        resolve, description=description, permission_classes=[IsAuthenticated]
+    )
+
+
 @strawberry.type
 class TaskQuery:
     @strawberry_django.field(
@@ -231,30 +247,15 @@ class TaskMutation:
         task = _own_task_or_refuse(info, id)
         return TaskPayload(task=services.task_complete(task=task, force=force))
 
-    @strawberry.mutation(
-        description="Add pre-tasks (existing ones are a no-op). All or nothing: the call is "
-        "refused if any ID is this task, not one of your tasks, or would close a cycle.",
-        permission_classes=[IsAuthenticated],
+    task_add_pre_tasks = _pre_task_edit(
+        services.task_pre_tasks_add,
+        "Add pre-tasks (existing ones are a no-op). All or nothing: the call is refused if any "
+        "ID is this task, not one of your tasks, or would close a cycle.",
     )
-    @task_errors
-    def task_add_pre_tasks(
-        self, info: Info, task_id: relay.GlobalID, pre_task_ids: list[relay.GlobalID]
-    ) -> TaskPayload:
-        task = _own_task_or_refuse(info, task_id, "task_id")
-        pks = _pre_task_pks(pre_task_ids)
-        return TaskPayload(task=services.task_pre_tasks_add(task=task, pre_task_ids=pks))
-
-    @strawberry.mutation(
-        description="Remove pre-tasks (IDs of your tasks that are not pre-tasks are a no-op).",
-        permission_classes=[IsAuthenticated],
+    task_remove_pre_tasks = _pre_task_edit(
+        services.task_pre_tasks_remove,
+        "Remove pre-tasks (IDs of your tasks that are not pre-tasks are a no-op).",
     )
-    @task_errors
-    def task_remove_pre_tasks(
-        self, info: Info, task_id: relay.GlobalID, pre_task_ids: list[relay.GlobalID]
-    ) -> TaskPayload:
-        task = _own_task_or_refuse(info, task_id, "task_id")
-        pks = _pre_task_pks(pre_task_ids)
-        return TaskPayload(task=services.task_pre_tasks_remove(task=task, pre_task_ids=pks))
 
     @strawberry.mutation(permission_classes=[IsAuthenticated])
     @payload_errors

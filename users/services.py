@@ -14,7 +14,7 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from core.unset import UNSET, Unset
+from core.unset import UNSET, Unset, given
 from users import selectors, throttle
 from users.errors import ApiTokenRejected
 from users.models import ApiToken, ApiTokenScope, User
@@ -104,15 +104,11 @@ def user_update(
     last_name: str | Unset = UNSET,
 ) -> User:
     """Change the given fields (names, stripped; an IANA time zone)."""
-    changes = {
-        name: value
-        for name, value in (
-            ("timezone", timezone),
-            ("first_name", first_name.strip() if first_name is not UNSET else UNSET),
-            ("last_name", last_name.strip() if last_name is not UNSET else UNSET),
-        )
-        if value is not UNSET
-    }
+    changes = given(
+        timezone=timezone,
+        first_name=first_name.strip() if first_name is not UNSET else UNSET,
+        last_name=last_name.strip() if last_name is not UNSET else UNSET,
+    )
     errors: dict[str, list[ValidationError]] = {}
     for name, value in changes.items():
         try:
