@@ -1,14 +1,13 @@
 """Speed-ups that lean on library internals, fenced in one module.
 
 A page of 50 tasks with their pre-tasks resolves ~400 leaves read straight off model
-instances. Three shortcuts make that cheaper (figures: docs/architecture.md, "Fast path"):
+instances. Three shortcuts make that cheaper (measured in docs/schema.md, "Fast path"):
 
 - ``fast_node_id``: a node type's ``id`` as a basic field (``GlobalIDField``) instead of
   Relay's resolver, which scans the type's annotations and runs the full resolver chain on
   every call. It rewrites the type's field list after the class is built.
 - ``ColumnField``: plain model columns take strawberry's basic-field path (against
-  strawberry-django's own rule) and read the loaded value off the instance; prefetched
-  to-many relations are read from Django's private prefetch cache.
+  strawberry-django's own rule) and read the loaded value off the instance.
 - ``FastPathExecutor``: overrides graphql-core's ``execute_field`` (in a subclass of a
   strawberry class that strawberry does not export) to read and serialize such leaves without
   building a resolve-info object. Anything unusual (a missing value, null, a value the leaf
@@ -87,14 +86,6 @@ class _ColumnField(StrawberryDjangoField):
                 return self.read(source)
             except (AttributeError, KeyError):
                 pass  # deferred or computed: let strawberry-django load it
-        # A prefetched to-many relation (the optimizer plans them for every list) is read
-        # from Django's prefetch cache directly: going through the related manager builds a
-        # manager and a filtered queryset per object only to find the same cache.
-        if self.is_relation and self.base_resolver is None and source is not None:
-            cache = getattr(source, "_prefetched_objects_cache", None)
-            prefetched = cache.get(self.django_name) if cache else None
-            if prefetched is not None and prefetched._result_cache is not None:
-                return prefetched._result_cache
         return super().get_result(source, info, args, kwargs)
 
 
