@@ -213,6 +213,9 @@ REMINDER_CLAIM_HOLD_SECONDS = env.int("REMINDER_CLAIM_HOLD_SECONDS", 10)
 REMINDERS_EMBEDDED = env.bool("REMINDERS_EMBEDDED", True)
 
 # GraphQL
+# Shortcuts through library internals (schema/fastpath.py); they switch themselves off, with
+# a warning, on library versions they were not tested with.
+GRAPHQL_FAST_PATH = env.bool("GRAPHQL_FAST_PATH", True)
 # Query limits: a document is refused before it runs when it exceeds any of these.
 GRAPHQL_MAX_DEPTH = env.int("GRAPHQL_MAX_DEPTH", 10)
 GRAPHQL_MAX_ALIASES = env.int("GRAPHQL_MAX_ALIASES", 30)

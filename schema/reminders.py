@@ -1,31 +1,22 @@
 """Reminder type, queries and mutations: decode input, call one service, shape the result."""
 
 from datetime import datetime
-from enum import Enum
 
 import strawberry
 import strawberry_django
-from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from strawberry import Info, auto, relay
 
-from schema.auth import current_user
-from schema.errors import FieldError, field_errors, not_found
-from schema.ids import decode_pk
-from schema.types import ColumnField, ModelNode, fast_node_id
-from tasks.models import Reminder, Task
+from schema.auth import IsAuthenticated, caller
+from schema.errors import FieldError, not_found_error, payload_errors
+from schema.fastpath import ColumnField, fast_node_id
+from schema.ids import ModelNode, decode_pk
+from schema.inputs import given
+from tasks.models import Reminder, ReminderState, Task
 from tasks.reminders import services
 from tasks.reminders.selectors import reminder_visible
 
-
-@strawberry.enum(name="ReminderState")
-class ReminderStateEnum(Enum):
-    PENDING = "PENDING"
-    QUEUED = "QUEUED"
-    SENDING = "SENDING"
-    SENT = "SENT"
-    FAILED = "FAILED"
-    CANCELLED = "CANCELLED"
+ReminderStateEnum = strawberry.enum(ReminderState, name="ReminderState")
 
 
 @fast_node_id
@@ -72,37 +63,33 @@ class ReminderDeletePayload:
 
 @strawberry.type
 class ReminderMutation:
-    @strawberry.mutation(description="Add an email reminder to one of your open tasks.")
+    @strawberry.mutation(
+        description="Add an email reminder to one of your open tasks.",
+        permission_classes=[IsAuthenticated],
+    )
+    @payload_errors
     def reminder_add(
         self, info: Info, task_id: relay.GlobalID, input: ReminderAddInput
     ) -> ReminderPayload:
-        user = current_user(info)
         pk = decode_pk(task_id, "Task")
         try:
             if pk is None:
                 raise Task.DoesNotExist
             reminder = services.reminder_add(
-                user=user,
-                task_id=pk,
-                at=input.at or None,
-                minutes_before=(
-                    None if input.minutes_before is strawberry.UNSET else input.minutes_before
-                ),
+                user=caller(info), task_id=pk, **given(input, "at", "minutes_before")
             )
         except Task.DoesNotExist:
-            return ReminderPayload(errors=not_found("taskId"))
-        except ValidationError as exc:
-            return ReminderPayload(errors=field_errors(exc))
+            raise not_found_error("task_id") from None
         return ReminderPayload(reminder=reminder)
 
-    @strawberry.mutation
+    @strawberry.mutation(permission_classes=[IsAuthenticated])
+    @payload_errors
     def reminder_delete(self, info: Info, id: relay.GlobalID) -> ReminderDeletePayload:
-        user = current_user(info)
         pk = decode_pk(id, "Reminder")
         try:
             if pk is None:
                 raise Reminder.DoesNotExist
-            services.reminder_delete(user=user, reminder_id=pk)
+            services.reminder_delete(user=caller(info), reminder_id=pk)
         except Reminder.DoesNotExist:
-            return ReminderDeletePayload(errors=not_found(message="Reminder not found."))
+            raise not_found_error(message="Reminder not found.") from None
         return ReminderDeletePayload(deleted_id=id)
