@@ -1,8 +1,11 @@
 FROM python:3.12-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
+# Dramatiq's idle poll in ms (worker processes): its 1 s default makes reminders up to 1 s late.
+ENV dramatiq_worker_timeout=100
 WORKDIR /app
-COPY pyproject.toml README.md ./
-RUN pip install --no-cache-dir .
+# The exact versions and hashes of requirements.lock (`make lock`), not the ranges.
+COPY requirements.lock ./
+RUN pip install --no-cache-dir --require-hashes -r requirements.lock
 COPY . .
 RUN useradd --create-home taskgraph
 USER taskgraph

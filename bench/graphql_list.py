@@ -1,12 +1,16 @@
-"""GraphQL `tasks(first: 50)` with preTasks against a hand-written Django view (the floor).
+"""GraphQL `tasks(first: 50)` with preTasks against a hand-written Django view (the floor),
+a Django REST framework view (what users would pick instead) and a values_list view (lean).
 
-Both go through Django's full request handling in this process (middleware, session auth,
-JSON encoding), on the same rows, interleaved request by request so drift hits both alike.
+All go through Django's full request handling in this process (Django's test client:
+middleware, session auth, JSON encoding; DEBUG off, so no per-query logging), on the same
+rows, with the same SQL, interleaved request by request so drift hits them alike. Every view
+must return the same data as GraphQL.
 
     .venv/bin/python bench/graphql_list.py [--requests 500] [--tasks 1000]
 
-Prints median and p95 latency, the ratio GraphQL/floor and SQL queries per request; writes
-bench/results/graphql_list.json. Set DATABASE_URL to measure on PostgreSQL.
+Prints median and p95 latency, the ratios GraphQL/floor and GraphQL/DRF and SQL queries per
+request; writes bench/results/graphql_list_<database>.json. Set DATABASE_URL to measure on
+PostgreSQL.
 """
 
 import argparse
@@ -70,8 +74,10 @@ def main() -> None:
     from django.test.utils import CaptureQueriesContext, override_settings
 
     settings.ALLOWED_HOSTS = ["testserver"]
-    # One client sends hundreds of 7,650-point lists a minute: measure the list, not the
-    # throttle (the pricing itself still runs on every request).
+    # As in production: with DEBUG on, every SQL query would also be logged in memory.
+    settings.DEBUG = False
+    # One client sends hundreds of lists a minute: measure the list, not the throttle (the
+    # pricing itself still runs on every request).
     settings.GRAPHQL_COST_PER_MINUTE = 10**12
     reset_database()
     user, n_edges = seed(args.tasks)
@@ -88,17 +94,24 @@ def main() -> None:
         def floor():
             return client.get("/floor/tasks/")
 
+        def drf():
+            return client.get("/floor/drf/")
+
         def lean():
             return client.get("/floor/lean/")
 
-        calls = {"graphql": graphql, "floor": floor, "lean": lean}
+        calls = {"graphql": graphql, "floor": floor, "drf": drf, "lean": lean}
         # The floor views answer the data; GraphQL adds its cost under `extensions`.
         answer = json.loads(graphql().content)
         assert "errors" not in answer, answer["errors"]
         expected = {"data": answer["data"]}
+        nodes = [edge["node"] for edge in expected["data"]["tasks"]["edges"]]
+        assert len(nodes) == 50 and sum(len(node["preTasks"]) for node in nodes) > 50
         for name in ("floor", "lean"):
             got = json.loads(calls[name]().content)
             assert got == expected, f"the {name} view must return the same JSON as GraphQL"
+        # A REST list is the list itself, without GraphQL's data/edges/node envelope.
+        assert json.loads(drf().content) == nodes, "the DRF view must return the same tasks"
 
         queries = {}
         for name, call in calls.items():
@@ -115,7 +128,7 @@ def main() -> None:
         samples = {name: [] for name in calls}
         names = list(calls)
         for i in range(args.requests):
-            rotation = names[i % 3 :] + names[: i % 3]
+            rotation = names[i % len(names) :] + names[: i % len(names)]
             for name in rotation:
                 t0 = time.perf_counter()
                 response = calls[name]()
@@ -129,12 +142,9 @@ def main() -> None:
         "edges": n_edges,
         "page_size": 50,
         "requests_each": args.requests,
-        **{
-            name: {**summarize(samples[name]), "sql_queries": queries[name]}
-            for name in ("graphql", "floor", "lean")
-        },
+        **{name: {**summarize(samples[name]), "sql_queries": queries[name]} for name in calls},
     }
-    for name in ("floor", "lean"):
+    for name in ("floor", "drf", "lean"):
         result[f"ratio_to_{name}"] = {
             "median": round(result["graphql"]["median_ms"] / result[name]["median_ms"], 2),
             "p95": round(result["graphql"]["p95_ms"] / result[name]["p95_ms"], 2),
@@ -144,6 +154,7 @@ def main() -> None:
     labels = {
         "graphql": "GraphQL",
         "floor": "floor (ORM + prefetch_related)",
+        "drf": "DRF (nested ModelSerializer)",
         "lean": "lean floor (values_list)",
     }
     for name, label in labels.items():
@@ -152,7 +163,7 @@ def main() -> None:
             f"{label:31s} median {r['median_ms']:7.2f} ms  p95 {r['p95_ms']:7.2f} ms  "
             f"{r['sql_queries']} SQL queries/request"
         )
-    for name in ("floor", "lean"):
+    for name in ("floor", "drf", "lean"):
         ratio = result[f"ratio_to_{name}"]
         print(f"GraphQL / {name:5s}  median {ratio['median']:.2f}x  p95 {ratio['p95']:.2f}x")
     print(f"wrote {path}")

@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import RESULTS, analyze, reset_database, setup_django, write_json  # noqa: E402
-from tests.services import RedisServer, WorkerProcess, wait_until  # noqa: E402
+from tests.processes import RedisServer, WorkerProcess, wait_until  # noqa: E402
 
 LEAD_SECONDS = 3  # time to queue the wake-ups before the first reminder is due
 
@@ -101,7 +101,7 @@ def run_scenario(
     from django.db import connection
 
     from tasks.models import Reminder, Task
-    from tasks.reminders import reminder_dispatch
+    from tasks.reminders.dispatch import reminder_dispatch
 
     with connection.cursor() as cursor:
         cursor.execute(f"TRUNCATE {Reminder._meta.db_table}, {Task._meta.db_table} CASCADE")

@@ -1,29 +1,32 @@
 """Settings, all from environment variables, with defaults that run anywhere for development.
 
 Unset REDIS_URL and DATABASE_URL give the embedded mode: a SQLite file and an in-process broker.
+An empty variable counts as unset for every type (see core/env.py).
 """
 
-import os
 from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from core.broker import broker_settings
-from core.env import env_bool, env_int, env_list, env_prefixed, env_str
+from core.env import Env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 DEV_SECRET_KEY = "django-insecure-taskgraph-development-key-do-not-use-in-production"
 
-DEBUG = env_bool("DEBUG", True)
-SECRET_KEY = env_str("SECRET_KEY", DEV_SECRET_KEY)
+env = Env()
+
+DEBUG = env.bool("DEBUG", True)
+SECRET_KEY = env.str("SECRET_KEY", DEV_SECRET_KEY)
 if not DEBUG and (SECRET_KEY == DEV_SECRET_KEY or len(SECRET_KEY) < 50):
     raise ImproperlyConfigured(
         "SECRET_KEY must be set to a random value of at least 50 characters when DEBUG=0."
     )
 
-ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]" if DEBUG else "")
+dev_hosts = ["127.0.0.1", "localhost", "[::1]"]
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=dev_hosts if DEBUG else [])
 if not DEBUG and not ALLOWED_HOSTS:
     raise ImproperlyConfigured("ALLOWED_HOSTS must be set when DEBUG=0.")
 
@@ -35,13 +38,13 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    "jobs",  # before staticfiles: its runserver command extends staticfiles' one
     "django.contrib.staticfiles",
     "corsheaders",
     "anymail",
     "strawberry_django",
     "users",
     "tasks",
-    "jobs",
 ]
 
 MIDDLEWARE = [
@@ -76,9 +79,9 @@ TEMPLATES = [
 ]
 
 # Database: a SQLite file unless DATABASE_URL says otherwise.
-DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
+DATABASE_URL = env.str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
 DATABASES = {
-    "default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))
+    "default": dj_database_url.parse(DATABASE_URL, conn_max_age=env.int("DB_CONN_MAX_AGE", 60))
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The embedded worker writes from other threads: WAL lets readers run beside one writer,
@@ -109,20 +112,20 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 
 # Browsers on other origins (single-page apps): list them to allow credentialed CORS requests
 # and CSRF-checked POSTs from them.
-CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS")
+CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
 CORS_ALLOW_CREDENTIALS = True
-CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", ",".join(CORS_ALLOWED_ORIGINS))
-SESSION_COOKIE_SAMESITE = env_str("SESSION_COOKIE_SAMESITE", "Lax")
-CSRF_COOKIE_SAMESITE = env_str("CSRF_COOKIE_SAMESITE", "Lax")
-SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
-CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
-SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=CORS_ALLOWED_ORIGINS)
+SESSION_COOKIE_SAMESITE = env.str("SESSION_COOKIE_SAMESITE", "Lax")
+CSRF_COOKIE_SAMESITE = env.str("CSRF_COOKIE_SAMESITE", "Lax")
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", not DEBUG)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", not DEBUG)
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", not DEBUG)
 # Load balancers probe over plain HTTP.
 SECURE_REDIRECT_EXEMPT = [r"^health/$"]
-SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000)
-SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
-SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
-if env_bool("SECURE_PROXY_SSL_HEADER", False):
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", False)
+if env.bool("SECURE_PROXY_SSL_HEADER", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 if not SECURE_HSTS_PRELOAD:
     # Preloading is a commitment submitted to browser vendors (hard to undo), so it stays an
@@ -130,16 +133,16 @@ if not SECURE_HSTS_PRELOAD:
     SILENCED_SYSTEM_CHECKS = ["security.W021"]
 # How many reverse proxies in front of the app append to X-Forwarded-For. 0: trust only
 # REMOTE_ADDR (a client can write any X-Forwarded-For it likes).
-TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", 0)
 
 # Background work: Redis when REDIS_URL is set, otherwise an in-process broker.
-REDIS_URL = env_str("REDIS_URL")
+REDIS_URL = env.str("REDIS_URL", "")
 DRAMATIQ_BROKER = broker_settings(REDIS_URL)
 DRAMATIQ_AUTODISCOVER_MODULES = ["actors"]
 
 # Cache: login throttling counters and locks must be shared by every web process, so Redis
 # when configured; a per-process memory cache otherwise (development).
-CACHE_URL = env_str("CACHE_URL", REDIS_URL)
+CACHE_URL = env.str("CACHE_URL", REDIS_URL)
 if CACHE_URL:
     CACHES = {
         "default": {
@@ -153,36 +156,36 @@ else:
 
 # Throttling: failed logins per account and per client address within the window lock that
 # account or address for the window; registrations per address likewise.
-THROTTLE_WINDOW = env_int("THROTTLE_WINDOW", 15 * 60)
-THROTTLE_LOGIN_ACCOUNT_FAILURES = env_int("THROTTLE_LOGIN_ACCOUNT_FAILURES", 5)
-THROTTLE_LOGIN_ADDRESS_FAILURES = env_int("THROTTLE_LOGIN_ADDRESS_FAILURES", 20)
-THROTTLE_REGISTRATIONS = env_int("THROTTLE_REGISTRATIONS", 10)
-THROTTLE_REGISTRATION_WINDOW = env_int("THROTTLE_REGISTRATION_WINDOW", 60 * 60)
+THROTTLE_WINDOW = env.int("THROTTLE_WINDOW", 15 * 60)
+THROTTLE_LOGIN_ACCOUNT_FAILURES = env.int("THROTTLE_LOGIN_ACCOUNT_FAILURES", 5)
+THROTTLE_LOGIN_ADDRESS_FAILURES = env.int("THROTTLE_LOGIN_ADDRESS_FAILURES", 20)
+THROTTLE_REGISTRATIONS = env.int("THROTTLE_REGISTRATIONS", 10)
+THROTTLE_REGISTRATION_WINDOW = env.int("THROTTLE_REGISTRATION_WINDOW", 60 * 60)
 
 # Email: "console" (default), "smtp", or any Anymail ESP by its module name ("mailgun",
 # "postmark", "sendgrid", "amazon_ses", ...). Credentials come from ANYMAIL_* variables,
 # e.g. ANYMAIL_MAILGUN_API_KEY -> ANYMAIL["MAILGUN_API_KEY"].
-EMAIL_PROVIDER = env_str("EMAIL_PROVIDER", "console").strip().lower()
+EMAIL_PROVIDER = env.str("EMAIL_PROVIDER", "console").strip().lower()
 if EMAIL_PROVIDER == "console":
     EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 elif EMAIL_PROVIDER == "smtp":
     EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
-    EMAIL_PORT = env_int("EMAIL_PORT", 25)
-    EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
-    EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
-    EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
-    EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
-    EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30)
+    EMAIL_HOST = env.str("EMAIL_HOST", "localhost")
+    EMAIL_PORT = env.int("EMAIL_PORT", 25)
+    EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", "")
+    EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", "")
+    EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", False)
+    EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", False)
+    EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", 30)
 elif EMAIL_PROVIDER == "test":
     EMAIL_BACKEND = "anymail.backends.test.EmailBackend"
 else:
     EMAIL_BACKEND = f"anymail.backends.{EMAIL_PROVIDER}.EmailBackend"
 # Any other backend by dotted path (benchmarks use a recording one); overrides EMAIL_PROVIDER.
-EMAIL_BACKEND = env_str("EMAIL_BACKEND", EMAIL_BACKEND)
-ANYMAIL = env_prefixed("ANYMAIL_")  # ANYMAIL_WEBHOOK_SECRET -> ANYMAIL["WEBHOOK_SECRET"]
-DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Taskgraph <reminders@taskgraph.localhost>")
-FRONTEND_URL = env_str("FRONTEND_URL", "http://127.0.0.1:8000").rstrip("/")
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", EMAIL_BACKEND)
+ANYMAIL = env.prefixed("ANYMAIL_")  # ANYMAIL_WEBHOOK_SECRET -> ANYMAIL["WEBHOOK_SECRET"]
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", "Taskgraph <reminders@taskgraph.localhost>")
+FRONTEND_URL = env.str("FRONTEND_URL", "http://127.0.0.1:8000").rstrip("/")
 # Anymail tracking webhooks (/anymail/<esp>/tracking/) accept anyone without a shared secret.
 ESP_PROVIDERS_WITHOUT_WEBHOOKS = {"console", "smtp", "test"}
 webhook_unprotected = not ANYMAIL.get("WEBHOOK_SECRET")
@@ -194,33 +197,36 @@ if not DEBUG and EMAIL_PROVIDER not in ESP_PROVIDERS_WITHOUT_WEBHOOKS and webhoo
 
 # Reminders (see docs/reminders.md). Reminders due within the horizon get a wake-up message;
 # the dispatcher (every minute) queues the rest and re-queues lost or stalled ones.
-REMINDER_HORIZON_SECONDS = env_int("REMINDER_HORIZON_SECONDS", 300)
-REMINDER_LOST_AFTER_SECONDS = env_int("REMINDER_LOST_AFTER_SECONDS", 15)
-REMINDER_STALE_SENDING_SECONDS = env_int("REMINDER_STALE_SENDING_SECONDS", 50)
-REMINDER_MAX_ATTEMPTS = env_int("REMINDER_MAX_ATTEMPTS", 5)
-REMINDER_RETRY_BACKOFF_MS = env_int("REMINDER_RETRY_BACKOFF_MS", 30_000)
-REMINDER_BATCH_SIZE = env_int("REMINDER_BATCH_SIZE", 200)
+REMINDER_HORIZON_SECONDS = env.int("REMINDER_HORIZON_SECONDS", 300)
+REMINDER_LOST_AFTER_SECONDS = env.int("REMINDER_LOST_AFTER_SECONDS", 15)
+REMINDER_STALE_SENDING_SECONDS = env.int("REMINDER_STALE_SENDING_SECONDS", 50)
+REMINDER_MAX_ATTEMPTS = env.int("REMINDER_MAX_ATTEMPTS", 5)
+REMINDER_RETRY_BACKOFF_MS = env.int("REMINDER_RETRY_BACKOFF_MS", 30_000)
+REMINDER_BATCH_SIZE = env.int("REMINDER_BATCH_SIZE", 200)
 # A batch gives back what it has not sent after this long, so that a claim never lives longer
 # than this plus one send (bounded by EMAIL_TIMEOUT / Anymail's REQUESTS_TIMEOUT, 30 s):
 # keep REMINDER_STALE_SENDING_SECONDS above that sum.
-REMINDER_CLAIM_HOLD_SECONDS = env_int("REMINDER_CLAIM_HOLD_SECONDS", 10)
-# A worker releases due delayed messages only between polls of the broker; Dramatiq's default
-# idle poll of 1 s would make every reminder up to 1 s late. Read by dramatiq.worker at import
-# (also in the `dramatiq` process that `rundramatiq` execs, which inherits the environment).
-os.environ.setdefault("dramatiq_worker_timeout", "100")
+REMINDER_CLAIM_HOLD_SECONDS = env.int("REMINDER_CLAIM_HOLD_SECONDS", 10)
+# Without REDIS_URL, `runserver` runs the worker and the dispatcher in its own process;
+# REMINDERS_EMBEDDED=0 turns that off. (Worker processes poll Redis every
+# `dramatiq_worker_timeout` ms, Dramatiq's own variable, read from their environment: the
+# Dockerfile and `make worker` set 100, as Dramatiq's 1 s default makes reminders up to 1 s late.)
+REMINDERS_EMBEDDED = env.bool("REMINDERS_EMBEDDED", True)
 
 # GraphQL
-GRAPHQL_MAX_PAGE_SIZE = 100
+# Shortcuts through library internals (schema/fastpath.py); they switch themselves off, with
+# a warning, on library versions they were not tested with.
+GRAPHQL_FAST_PATH = env.bool("GRAPHQL_FAST_PATH", True)
 # Query limits: a document is refused before it runs when it exceeds any of these.
-GRAPHQL_MAX_DEPTH = env_int("GRAPHQL_MAX_DEPTH", 10)
-GRAPHQL_MAX_ALIASES = env_int("GRAPHQL_MAX_ALIASES", 30)
-GRAPHQL_MAX_TOKENS = env_int("GRAPHQL_MAX_TOKENS", 1000)
-GRAPHQL_MAX_BATCH = env_int("GRAPHQL_MAX_BATCH", 10)
+GRAPHQL_MAX_DEPTH = env.int("GRAPHQL_MAX_DEPTH", 10)
+GRAPHQL_MAX_ALIASES = env.int("GRAPHQL_MAX_ALIASES", 30)
+GRAPHQL_MAX_TOKENS = env.int("GRAPHQL_MAX_TOKENS", 1000)
+GRAPHQL_MAX_BATCH = env.int("GRAPHQL_MAX_BATCH", 10)
 # Introspection and GraphiQL: on in development, off in production unless asked for.
-GRAPHQL_INTROSPECTION = env_bool("GRAPHQL_INTROSPECTION", DEBUG)
-GRAPHQL_GRAPHIQL = env_bool("GRAPHQL_GRAPHIQL", DEBUG)
+GRAPHQL_INTROSPECTION = env.bool("GRAPHQL_INTROSPECTION", DEBUG)
+GRAPHQL_GRAPHIQL = env.bool("GRAPHQL_GRAPHIQL", DEBUG)
 # Unexpected exceptions reach clients as "Internal error" (the details go to the log).
-GRAPHQL_MASK_ERRORS = env_bool("GRAPHQL_MASK_ERRORS", not DEBUG)
+GRAPHQL_MASK_ERRORS = env.bool("GRAPHQL_MASK_ERRORS", not DEBUG)
 STRAWBERRY_DJANGO = {
     "FIELD_DESCRIPTION_FROM_HELP_TEXT": True,
     "TYPE_DESCRIPTION_FROM_MODEL_DOCSTRING": False,
@@ -230,26 +236,26 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
 
 # Issue 9: every request bounded (docs/security.md, "Query limits" and "Query cost").
 # Fields after expanding every fragment (each spread counts its fragment's fields again).
-GRAPHQL_MAX_SELECTIONS = env_int("GRAPHQL_MAX_SELECTIONS", 500)
+GRAPHQL_MAX_SELECTIONS = env.int("GRAPHQL_MAX_SELECTIONS", 500)
 # Characters of the document itself, refused before the lexer reads it.
-GRAPHQL_MAX_DOCUMENT_LENGTH = env_int("GRAPHQL_MAX_DOCUMENT_LENGTH", 20_000)
+GRAPHQL_MAX_DOCUMENT_LENGTH = env.int("GRAPHQL_MAX_DOCUMENT_LENGTH", 20_000)
 # Static cost (schema/cost.py): most points one request may cost, and one caller (user, or
 # address when anonymous) per minute.
-GRAPHQL_MAX_COST = env_int("GRAPHQL_MAX_COST", 25_000)
-GRAPHQL_COST_PER_MINUTE = env_int("GRAPHQL_COST_PER_MINUTE", 200_000)
+GRAPHQL_MAX_COST = env.int("GRAPHQL_MAX_COST", 25_000)
+GRAPHQL_COST_PER_MINUTE = env.int("GRAPHQL_COST_PER_MINUTE", 200_000)
 # Most tasks a transitive read (ancestors, descendants, blockers(transitive), taskOrder)
 # returns; beyond it the answer says it was cut.
-GRAPHQL_MAX_TRANSITIVE = env_int("GRAPHQL_MAX_TRANSITIVE", 200)
+GRAPHQL_MAX_TRANSITIVE = env.int("GRAPHQL_MAX_TRANSITIVE", 200)
 # Per-owner maxima, refused with payload errors (code `limit_reached`).
-USER_MAX_TASKS = env_int("USER_MAX_TASKS", 10_000)
-TASK_MAX_PRE_TASKS = env_int("TASK_MAX_PRE_TASKS", 50)
-TASK_MAX_REMINDERS = env_int("TASK_MAX_REMINDERS", 10)
+USER_MAX_TASKS = env.int("USER_MAX_TASKS", 10_000)
+TASK_MAX_PRE_TASKS = env.int("TASK_MAX_PRE_TASKS", 50)
+TASK_MAX_REMINDERS = env.int("TASK_MAX_REMINDERS", 10)
 # Database work of one web request (core/timeouts.py): PostgreSQL's statement_timeout, SQLite's
 # progress handler. Keep it well below gunicorn's --timeout (30 s by default). 0: no limit.
-WEB_DB_TIMEOUT_MS = env_int("WEB_DB_TIMEOUT_MS", 5_000)
+WEB_DB_TIMEOUT_MS = env.int("WEB_DB_TIMEOUT_MS", 5_000)

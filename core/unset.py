@@ -16,3 +16,8 @@ class _Unset(Enum):
 
 UNSET: Final = _Unset.UNSET
 Unset = Literal[_Unset.UNSET]
+
+
+def given(**values: object) -> dict[str, object]:
+    """The keyword arguments that were given (not UNSET), in order."""
+    return {name: value for name, value in values.items() if value is not UNSET}

@@ -1,4 +1,5 @@
-"""Dramatiq actors. Imported only after django_dramatiq has set the broker (core/broker.py)."""
+"""Dramatiq actors: thin, each calls one reminder function of the domain. Imported only after
+django_dramatiq has set the broker (core/broker.py)."""
 
 import logging
 
@@ -6,8 +7,9 @@ import dramatiq
 from django.conf import settings
 from periodiq import cron
 
-from jobs import delivery
-from tasks.reminders import reminder_dispatch
+from jobs.emails import reminder_email
+from tasks.reminders.delivery import deliver_batch
+from tasks.reminders.dispatch import reminder_dispatch
 
 logger = logging.getLogger(__name__)
 
@@ -18,8 +20,9 @@ logger = logging.getLogger(__name__)
 def deliver_due_reminders(slot_ms: int) -> None:
     """Claim a batch of due reminders and send them. A full batch means more may be due: a
     second message lets another worker thread take the next batch meanwhile."""
-    delivery.deliver_batch(
+    deliver_batch(
         limit=settings.REMINDER_BATCH_SIZE,
+        compose=reminder_email,
         on_full_batch=lambda: deliver_due_reminders.send(slot_ms),
     )
 

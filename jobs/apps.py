@@ -1,17 +1,4 @@
-import os
-import sys
-
 from django.apps import AppConfig
-from django.conf import settings
-
-
-def _is_serving_runserver() -> bool:
-    """True in the process that serves `manage.py runserver` requests: the autoreloader's
-    child (RUN_MAIN=true), or the only process with --noreload."""
-    argv = sys.argv
-    if len(argv) < 2 or argv[1] != "runserver":
-        return False
-    return os.environ.get("RUN_MAIN") == "true" or "--noreload" in argv
 
 
 class JobsConfig(AppConfig):
@@ -20,11 +7,12 @@ class JobsConfig(AppConfig):
     def ready(self) -> None:
         from anymail.signals import tracking
 
+        from jobs.wakeups import wake_at
         from jobs.webhooks import on_tracking
+        from tasks.reminders.wakeups import set_waker
 
+        # The domain's one seam to the broker: reminders hand their due moments to wake_at
+        # after each commit, without importing jobs (django_dramatiq, first in INSTALLED_APPS,
+        # has set the broker when its app config was created, before any ready()).
+        set_waker(wake_at)
         tracking.connect(on_tracking, dispatch_uid="jobs.reminder_tracking")
-        embedded = not settings.REDIS_URL and os.environ.get("REMINDERS_EMBEDDED", "1") != "0"
-        if embedded and _is_serving_runserver():
-            from jobs import embedded as embedded_mode
-
-            embedded_mode.start()

@@ -11,7 +11,7 @@ from tasks.models import Reminder, Task
 
 
 def task_url(task: Task) -> str:
-    # The API's Relay global ID, so the front end can query node(id:) directly.
+    # The task's Relay global ID, the one the API's task(id:) query and mutations take.
     global_id = base64.b64encode(f"Task:{task.pk}".encode()).decode()
     return f"{settings.FRONTEND_URL}/tasks/{global_id}"
 
@@ -22,7 +22,8 @@ def _local(moment, zone: ZoneInfo) -> str:
 
 
 def reminder_email(reminder: Reminder, connection=None) -> EmailMultiAlternatives:
-    """Needs the reminder loaded by ``reminders_for_delivery`` (owner, open pre-tasks)."""
+    """The email for one reminder, loaded by ``tasks.reminders.selectors.reminders_for_delivery``
+    (owner, open pre-tasks); ``deliver_batch`` calls it as its composer."""
     task = reminder.task
     owner = task.owner
     zone = ZoneInfo(owner.timezone or "UTC")

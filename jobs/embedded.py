@@ -1,4 +1,5 @@
 """Embedded mode (no REDIS_URL): the web process runs the worker and the dispatcher itself.
+`manage.py runserver` (jobs/management/commands/runserver.py) starts them.
 
 Dramatiq's StubBroker keeps messages in memory, so a restart loses them; the dispatcher's
 first run after start-up treats every QUEUED or SENDING reminder as lost and wakes it again,
@@ -9,10 +10,12 @@ import logging
 import threading
 
 import dramatiq
+from django.conf import settings
 from django.db import close_old_connections
 from dramatiq import Worker
 
-from tasks.reminders import reminder_dispatch
+import jobs.actors  # noqa: F401 - declares the actors on the broker the worker consumes
+from tasks.reminders.dispatch import reminder_dispatch
 
 logger = logging.getLogger(__name__)
 
@@ -22,12 +25,15 @@ WORKER_TIMEOUT_MS = 100
 _started = threading.Lock()
 
 
+def enabled() -> bool:
+    """Embedded mode: no REDIS_URL, and not turned off with REMINDERS_EMBEDDED=0."""
+    return not settings.REDIS_URL and settings.REMINDERS_EMBEDDED
+
+
 def start(*, threads: int = 2) -> Worker | None:
     """Start the in-process worker and the dispatcher thread, once per process."""
     if not _started.acquire(blocking=False):
         return None
-    import jobs.actors  # noqa: F401 - declare the actors on the broker
-
     worker = Worker(dramatiq.get_broker(), worker_threads=threads, worker_timeout=WORKER_TIMEOUT_MS)
     worker.start()
     stop = threading.Event()

@@ -4,6 +4,9 @@ The message names no reminder: the actor claims whatever is due when it runs. So
 reminders due in the same tenth of a second cost one message, the worker's in-memory delay
 queue stays small whatever the number of reminders, and a message made stale by a reschedule,
 a completion or a deletion claims nothing.
+
+``wake_at`` is the domain's waker: ``JobsConfig.ready`` registers it with
+``tasks.reminders.wakeups.set_waker``, and the domain calls it after its transactions commit.
 """
 
 import math
@@ -25,7 +28,3 @@ def wake_at(moments: Iterable[datetime]) -> int:
         delay = slot - now_ms
         deliver_due_reminders.send_with_options(args=(slot,), delay=delay if delay > 0 else None)
     return len(slots)
-
-
-def wake_now() -> None:
-    deliver_due_reminders.send(int(time.time() * 1000))

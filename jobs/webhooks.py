@@ -2,7 +2,7 @@
 
 from anymail.signals import AnymailTrackingEvent
 
-from tasks.reminders import reminder_delivery_update
+from tasks.reminders.tracking import reminder_delivery_update
 
 
 def on_tracking(sender, event: AnymailTrackingEvent, esp_name: str, **kwargs) -> None:

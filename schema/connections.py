@@ -14,6 +14,9 @@ from strawberry import Info, relay
 from strawberry.relay.utils import SliceMetadata
 from strawberry_django.relay import DjangoListConnection
 
+# The most items one page of a connection holds (the schema's relay_max_results).
+PAGE_SIZE = 100
+
 
 class PagingError(GraphQLError):
     def __init__(self, message: str) -> None:

@@ -5,7 +5,7 @@ document and its variables alone (after validation, before any SQL):
 
 - an object field counts 1 for each time its parent can occur;
 - a list counts its size: `first`/`last` when given, never above the field's cap, otherwise
-  the cap (`LIST_CAPS`; the page-size limit for lists not named there);
+  the cap (`LIST_CAPS`; the page size, 100, for lists not named there);
 - a connection counts its page size, and multiplies what is selected inside it (edges, their
   nodes and everything below) by that size;
 - transitive reads (`ancestors`, `descendants`, `blockers(transitive: true)`) are priced by
@@ -59,6 +59,7 @@ from strawberry.extensions import SchemaExtension
 
 from core.timeouts import is_timeout
 from schema.auth import client_address
+from schema.connections import PAGE_SIZE
 from schema.validation import LimitError, fragment_order, timeout_error
 from users.services import MAX_ACTIVE_API_TOKENS
 
@@ -82,7 +83,7 @@ LIST_CAPS: dict[tuple[str, str], Callable[[], int]] = {
     ("Task", "blockers"): _setting("TASK_MAX_PRE_TASKS"),
     ("Task", "scheduleConflicts"): _setting("TASK_MAX_PRE_TASKS"),
     ("Task", "reminders"): _setting("TASK_MAX_REMINDERS"),
-    ("Task", "dependents"): _setting("GRAPHQL_MAX_PAGE_SIZE"),
+    ("Task", "dependents"): lambda: PAGE_SIZE,
     ("Task", "ancestors"): _setting("GRAPHQL_MAX_TRANSITIVE"),  # a TaskReach
     ("Task", "descendants"): _setting("GRAPHQL_MAX_TRANSITIVE"),
     ("Query", "taskOrder"): _setting("USER_MAX_TASKS"),
@@ -148,7 +149,7 @@ def _list_cap(parent: str, node: FieldNode, variables: dict[str, Any]) -> int:
         ) is True:
             return cap()
     cap = LIST_CAPS.get((parent, name))
-    return cap() if cap is not None else settings.GRAPHQL_MAX_PAGE_SIZE
+    return cap() if cap is not None else PAGE_SIZE
 
 
 @dataclass(slots=True)

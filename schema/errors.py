@@ -1,4 +1,22 @@
-"""Structured errors for mutation payloads: {field, message, code}."""
+"""Errors: structured payload errors {field, message, code} and coded GraphQL errors.
+
+Mutations report refused input in their payload's ``errors``. The one way there is
+``payload_errors``: services (and resolvers, for input they decode themselves) raise Django's
+``ValidationError``, and the decorator turns it into ``Payload(errors=[...])``:
+
+    @strawberry.mutation(permission_classes=[IsAuthenticated])
+    @payload_errors
+    def thing_update(self, info: Info, id: relay.GlobalID, input: ThingInput) -> ThingPayload:
+        return ThingPayload(thing=services.thing_update(...))
+
+The payload class is the resolver's return annotation; it must take ``errors=`` alone.
+A not-found is a ValidationError like any other (``raise not_found_error(field, message)``).
+"""
+
+import functools
+import inspect
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import strawberry
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
@@ -35,25 +53,47 @@ def _messages(exc: ValidationError) -> list[tuple[str, str]]:
     return out
 
 
-def null_refused(input: object, names: tuple[str, ...]) -> list[FieldError]:
-    """The error for the first of these input fields sent as null: they may be left out to
-    keep their value, but not cleared."""
-    for name in names:
-        if getattr(input, name) is None:
-            return [
-                FieldError(
-                    field=to_camel_case(name), message="This field cannot be null.", code="null"
-                )
-            ]
-    return []
-
-
 def not_found(field: str = "id", message: str = "Task not found.") -> list[FieldError]:
     return [FieldError(field=field, message=message, code="not_found")]
 
 
+def not_found_error(field: str = "id", message: str = "Task not found.") -> ValidationError:
+    """The same refusal as an exception, for resolvers decorated with payload_errors."""
+    return ValidationError({field: ValidationError(message, code="not_found")})
+
+
+Resolver = TypeVar("Resolver", bound=Callable[..., Any])
+
+
+def payload_errors(
+    resolver: Resolver | None = None,
+    *,
+    convert: Callable[[ValidationError], list[FieldError]] = field_errors,
+) -> Any:
+    """Decorate a mutation resolver: a ValidationError it raises becomes its payload's errors.
+
+    ``convert`` flattens the error (default ``field_errors``); pass another to spell some
+    errors differently (e.g. with global IDs). Use bare (``@payload_errors``) or with options
+    (``@payload_errors(convert=...)``), below ``@strawberry.mutation``.
+    """
+    if resolver is None:
+        return functools.partial(payload_errors, convert=convert)
+    payload = inspect.signature(resolver).return_annotation
+
+    @functools.wraps(resolver)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return resolver(*args, **kwargs)
+        except ValidationError as exc:
+            return payload(errors=convert(exc))
+
+    return wrapper
+
+
 class AuthenticationError(GraphQLError):
-    def __init__(self, message: str = "Authentication required: log in first.") -> None:
+    default_message = "Authentication required: log in first."
+
+    def __init__(self, message: str = default_message) -> None:
         super().__init__(message, extensions={"code": "UNAUTHENTICATED"})
 
 

@@ -1,3 +1,5 @@
+from typing import ClassVar
+
 from strawberry import relay
 
 
@@ -19,3 +21,9 @@ def decode_pks(global_ids: list[relay.GlobalID], type_name: str) -> tuple[list[i
     """(primary keys, whether every ID was of the expected type)."""
     pks = [decode_pk(gid, type_name) for gid in global_ids]
     return [pk for pk in pks if pk is not None], all(pk is not None for pk in pks)
+
+
+class ModelNode(relay.Node):
+    """A Relay node whose global ID wraps the model's primary key."""
+
+    _id_attr: ClassVar[str] = "pk"

@@ -1,31 +1,22 @@
 """Reminder type, queries and mutations: decode input, call one service, shape the result."""
 
 from datetime import datetime
-from enum import Enum
 
 import strawberry
 import strawberry_django
-from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.db.models import QuerySet
 from strawberry import Info, auto, relay
 
-from schema.auth import current_user
-from schema.errors import FieldError, field_errors, not_found
-from schema.ids import decode_pk
-from schema.types import ColumnField, ModelNode, fast_node_id
-from tasks import reminders, selectors
-from tasks.models import Reminder, Task
+from schema.auth import IsAuthenticated, caller
+from schema.errors import FieldError, not_found_error, payload_errors
+from schema.fastpath import ColumnField, fast_node_id
+from schema.ids import ModelNode, decode_pk
+from schema.inputs import given
+from tasks.models import Reminder, ReminderState, Task
+from tasks.reminders import services
+from tasks.reminders.selectors import reminder_visible
 
-
-@strawberry.enum(name="ReminderState")
-class ReminderStateEnum(Enum):
-    PENDING = "PENDING"
-    QUEUED = "QUEUED"
-    SENDING = "SENDING"
-    SENT = "SENT"
-    FAILED = "FAILED"
-    CANCELLED = "CANCELLED"
+ReminderStateEnum = strawberry.enum(ReminderState, name="ReminderState")
 
 
 @fast_node_id
@@ -46,7 +37,7 @@ class ReminderType(ModelNode):
     @classmethod
     def get_queryset(cls, queryset: QuerySet[Reminder], info: Info, **kwargs) -> QuerySet[Reminder]:
         user = info.context.request.user
-        return (queryset & reminders.reminder_visible(user=user)).order_by("remind_at", "id")
+        return (queryset & reminder_visible(user=user)).order_by("remind_at", "id")
 
 
 @strawberry.input(one_of=True, description="Exactly one: an absolute time, or minutes before.")
@@ -72,38 +63,33 @@ class ReminderDeletePayload:
 
 @strawberry.type
 class ReminderMutation:
-    @strawberry.mutation(description="Add an email reminder to one of your open tasks.")
+    @strawberry.mutation(
+        description="Add an email reminder to one of your open tasks.",
+        permission_classes=[IsAuthenticated],
+    )
+    @payload_errors
     def reminder_add(
         self, info: Info, task_id: relay.GlobalID, input: ReminderAddInput
     ) -> ReminderPayload:
-        user = current_user(info)
         pk = decode_pk(task_id, "Task")
-        with transaction.atomic():
-            try:
-                task = selectors.task_visible(user=user).select_for_update().get(pk=pk)
-            except Task.DoesNotExist:
-                return ReminderPayload(errors=not_found("taskId"))
-            try:
-                reminder = reminders.reminder_add(
-                    task=task,
-                    at=input.at or None,
-                    minutes_before=(
-                        None if input.minutes_before is strawberry.UNSET else input.minutes_before
-                    ),
-                )
-            except ValidationError as exc:
-                return ReminderPayload(errors=field_errors(exc))
+        try:
+            if pk is None:
+                raise Task.DoesNotExist
+            reminder = services.reminder_add(
+                user=caller(info), task_id=pk, **given(input, "at", "minutes_before")
+            )
+        except Task.DoesNotExist:
+            raise not_found_error("task_id") from None
         return ReminderPayload(reminder=reminder)
 
-    @strawberry.mutation
+    @strawberry.mutation(permission_classes=[IsAuthenticated])
+    @payload_errors
     def reminder_delete(self, info: Info, id: relay.GlobalID) -> ReminderDeletePayload:
-        user = current_user(info)
         pk = decode_pk(id, "Reminder")
         try:
-            reminder = reminders.reminder_get(user=user, pk=pk) if pk is not None else None
+            if pk is None:
+                raise Reminder.DoesNotExist
+            services.reminder_delete(user=caller(info), reminder_id=pk)
         except Reminder.DoesNotExist:
-            reminder = None
-        if reminder is None:
-            return ReminderDeletePayload(errors=not_found(message="Reminder not found."))
-        reminders.reminder_delete(reminder=reminder)
+            raise not_found_error(message="Reminder not found.") from None
         return ReminderDeletePayload(deleted_id=id)

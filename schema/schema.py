@@ -8,7 +8,8 @@ from strawberry.relay.types import GlobalIDValueError
 from strawberry.schema.config import StrawberryConfig
 from strawberry_django.optimizer import DjangoOptimizerExtension
 
-from schema.executor import ColumnFastPathExecutor
+from schema import fastpath
+from schema.connections import PAGE_SIZE
 from schema.limits import SECURITY_EXTENSIONS
 from schema.reminders import ReminderMutation
 from schema.tasks import TaskMutation, TaskQuery
@@ -55,9 +56,9 @@ class Schema(strawberry.Schema):
 schema = Schema(
     query=Query,
     mutation=Mutation,
-    execution_context_class=ColumnFastPathExecutor,
+    execution_context_class=fastpath.executor_class(),
     config=StrawberryConfig(
-        relay_max_results=100,
+        relay_max_results=PAGE_SIZE,
         batching_config={"max_operations": settings.GRAPHQL_MAX_BATCH},
         # Suggestions ("Did you mean ...?") would leak the schema that introspection hides.
         disable_field_suggestions=not settings.GRAPHQL_INTROSPECTION,
@@ -67,4 +68,4 @@ schema = Schema(
         OptimizerExtension,
     ],
 )
-ColumnFastPathExecutor.strawberry_schema = schema
+fastpath.install(schema)

@@ -7,21 +7,18 @@ import strawberry
 import strawberry_django
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.db.models import QuerySet
 from strawberry import Info, relay
 from strawberry_django.optimizer import optimize
 
-from core.unset import UNSET
-from schema.auth import current_user
-from schema.connections import ListConnection, bounded_first
-from schema.errors import FieldError, field_errors, not_found, null_refused
+from schema.auth import IsAuthenticated, caller
+from schema.connections import PAGE_SIZE, ListConnection, bounded_first
+from schema.errors import FieldError, field_errors, not_found_error, payload_errors
 from schema.ids import decode_pk, decode_pks
-from schema.types import TaskStatusEnum, TaskType
+from schema.inputs import given
+from schema.task_types import TaskStatusEnum, TaskType
 from tasks import selectors, services
 from tasks.models import Task
-
-MAX_PAGE_SIZE = 100
 
 
 @strawberry.input(description="All given conditions must hold.")
@@ -96,10 +93,6 @@ class TaskDeletePayload:
     errors: list[FieldError] = strawberry.field(default_factory=list)
 
 
-def _given(value):
-    return UNSET if value is strawberry.UNSET else value
-
-
 def _graph_errors(exc: ValidationError) -> list[FieldError]:
     """Payload errors; a cycle is spelled out with global IDs, the IDs clients know."""
     if isinstance(exc, services.PreTaskCycleError):
@@ -108,35 +101,65 @@ def _graph_errors(exc: ValidationError) -> list[FieldError]:
     return field_errors(exc)
 
 
-def _pre_task_not_found() -> list[FieldError]:
-    return not_found("preTaskIds", "Pre-task not found.")
+task_errors = payload_errors(convert=_graph_errors)
+
+
+def _pre_task_pks(ids: list[relay.GlobalID]) -> list[int]:
+    pks, all_tasks = decode_pks(ids, "Task")
+    if not all_tasks:
+        raise not_found_error("pre_task_ids", "Pre-task not found.")
+    return pks
 
 
 def _own_task(info: Info, id: relay.GlobalID) -> Task | None:
-    user = current_user(info)
     pk = decode_pk(id, "Task")
     if pk is None:
         return None
     try:
-        return selectors.task_get(user=user, pk=pk)
+        return selectors.task_get(user=caller(info), pk=pk)
     except Task.DoesNotExist:
         return None
 
 
+def _own_task_or_refuse(info: Info, id: relay.GlobalID, field: str = "id") -> Task:
+    task = _own_task(info, id)
+    if task is None:
+        raise not_found_error(field)
+    return task
+
+
+def _pre_task_edit(service, description: str):
+    """A mutation that applies ``service`` to a task's pre-tasks (add and remove)."""
+
+    @task_errors
+    def resolve(
+        self, info: Info, task_id: relay.GlobalID, pre_task_ids: list[relay.GlobalID]
+    ) -> TaskPayload:
+        task = _own_task_or_refuse(info, task_id, "task_id")
+        pks = _pre_task_pks(pre_task_ids)
+        return TaskPayload(task=service(task=task, pre_task_ids=pks))
+
+    return strawberry.mutation(
+        resolve, description=description, permission_classes=[IsAuthenticated]
+    )
+
+
 @strawberry.type
 class TaskQuery:
-    @strawberry_django.field(description="One of your tasks, or null if there is none by that ID.")
+    @strawberry_django.field(
+        description="One of your tasks, or null if there is none by that ID.",
+        permission_classes=[IsAuthenticated],
+    )
     def task(self, info: Info, id: relay.GlobalID) -> TaskType | None:
-        user = current_user(info)
         pk = decode_pk(id, "Task")
         if pk is None:
             return None
-        return selectors.task_visible(user=user).filter(pk=pk)
+        return selectors.task_visible(user=caller(info)).filter(pk=pk)
 
     @strawberry_django.connection(
         ListConnection[TaskType],
-        max_results=MAX_PAGE_SIZE,
-        description=f"Your tasks, at most {MAX_PAGE_SIZE} per page. Default order: createdAt.",
+        description=f"Your tasks, at most {PAGE_SIZE} per page. Default order: createdAt.",
+        permission_classes=[IsAuthenticated],
     )
     def tasks(
         self,
@@ -144,10 +167,9 @@ class TaskQuery:
         filter: TaskFilter | None = None,
         order: list[TaskOrder] | None = None,
     ) -> QuerySet[Task]:
-        user = current_user(info)
         filter = filter or TaskFilter()
         return selectors.task_list(
-            user=user,
+            user=caller(info),
             status=filter.status.value if filter.status else None,
             scheduled_after=filter.scheduled_after,
             scheduled_before=filter.scheduled_before,
@@ -165,12 +187,13 @@ class TaskQuery:
         "pre-tasks; ties go to the earlier scheduledAt (unscheduled last), then the smaller id. "
         "All your tasks, or rootId and its ancestors (rootId last); null if rootId names no task "
         "of yours. `first` keeps the beginning of the order (what can be done next); at most "
-        "USER_MAX_TASKS (10,000 by default), the most tasks one user may have."
+        "USER_MAX_TASKS (10,000 by default), the most tasks one user may have.",
+        permission_classes=[IsAuthenticated],
     )
     def task_order(
         self, info: Info, root_id: relay.GlobalID | None = None, first: int | None = None
     ) -> list[TaskType] | None:
-        user = current_user(info)
+        user = caller(info)
         limit = bounded_first(first, settings.USER_MAX_TASKS)
         root = None
         if root_id is not None:
@@ -183,101 +206,61 @@ class TaskQuery:
 
 @strawberry.type
 class TaskMutation:
-    @strawberry.mutation
+    @strawberry.mutation(permission_classes=[IsAuthenticated])
+    @task_errors
     def task_create(self, info: Info, input: TaskCreateInput) -> TaskPayload:
-        user = current_user(info)
-        pre_task_pks, all_tasks = decode_pks(input.pre_task_ids, "Task")
-        if not all_tasks:
-            return TaskPayload(errors=_pre_task_not_found())
-        try:
-            task = services.task_create(
-                owner=user,
-                title=input.title,
-                description=input.description,
-                scheduled_at=input.scheduled_at,
-                pre_task_ids=pre_task_pks,
-            )
-        except ValidationError as exc:
-            return TaskPayload(errors=field_errors(exc))
+        pre_task_pks = _pre_task_pks(input.pre_task_ids)
+        task = services.task_create(
+            owner=caller(info),
+            title=input.title,
+            description=input.description,
+            scheduled_at=input.scheduled_at,
+            pre_task_ids=pre_task_pks,
+        )
         return TaskPayload(task=task)
 
-    @strawberry.mutation
+    @strawberry.mutation(permission_classes=[IsAuthenticated])
+    @task_errors
     def task_update(self, info: Info, id: relay.GlobalID, input: TaskUpdateInput) -> TaskPayload:
-        current_user(info)
-        if errors := null_refused(input, ("title", "description", "pre_task_ids")):
-            return TaskPayload(errors=errors)
-        pre_task_pks = UNSET
-        if input.pre_task_ids is not strawberry.UNSET:
-            pre_task_pks, all_tasks = decode_pks(input.pre_task_ids, "Task")
-            if not all_tasks:
-                return TaskPayload(errors=_pre_task_not_found())
-        with transaction.atomic():
-            task = _own_task(info, id)
-            if task is None:
-                return TaskPayload(errors=not_found())
-            try:
-                task = services.task_update(
-                    task=task,
-                    title=_given(input.title),
-                    description=_given(input.description),
-                    scheduled_at=_given(input.scheduled_at),
-                    pre_task_ids=pre_task_pks,
-                )
-            except ValidationError as exc:
-                return TaskPayload(errors=_graph_errors(exc))
+        changes = given(
+            input,
+            "title",
+            "description",
+            "scheduled_at",
+            "pre_task_ids",
+            not_null=("title", "description", "pre_task_ids"),
+        )
+        if "pre_task_ids" in changes:
+            changes["pre_task_ids"] = _pre_task_pks(changes["pre_task_ids"])
+        task = services.task_update_owned(user=caller(info), pk=decode_pk(id, "Task"), **changes)
         return TaskPayload(task=task)
 
-    @strawberry.mutation
+    @strawberry.mutation(permission_classes=[IsAuthenticated])
+    @payload_errors
     def task_delete(self, info: Info, id: relay.GlobalID) -> TaskDeletePayload:
-        task = _own_task(info, id)
-        if task is None:
-            return TaskDeletePayload(errors=not_found())
-        services.task_delete(task=task)
+        services.task_delete(task=_own_task_or_refuse(info, id))
         return TaskDeletePayload(deleted_id=id)
 
-    @strawberry.mutation(description="Refused while a pre-task is open, unless force: true.")
+    @strawberry.mutation(
+        description="Refused while a pre-task is open, unless force: true.",
+        permission_classes=[IsAuthenticated],
+    )
+    @task_errors
     def task_complete(self, info: Info, id: relay.GlobalID, force: bool = False) -> TaskPayload:
-        task = _own_task(info, id)
-        if task is None:
-            return TaskPayload(errors=not_found())
-        try:
-            return TaskPayload(task=services.task_complete(task=task, force=force))
-        except ValidationError as exc:
-            return TaskPayload(errors=field_errors(exc))
+        task = _own_task_or_refuse(info, id)
+        return TaskPayload(task=services.task_complete(task=task, force=force))
 
-    @strawberry.mutation(
-        description="Add pre-tasks (existing ones are a no-op). All or nothing: the call is "
-        "refused if any ID is this task, not one of your tasks, or would close a cycle."
+    task_add_pre_tasks = _pre_task_edit(
+        services.task_pre_tasks_add,
+        "Add pre-tasks (existing ones are a no-op). All or nothing: the call is refused if any "
+        "ID is this task, not one of your tasks, or would close a cycle.",
     )
-    def task_add_pre_tasks(
-        self, info: Info, task_id: relay.GlobalID, pre_task_ids: list[relay.GlobalID]
-    ) -> TaskPayload:
-        return _edit_pre_tasks(info, task_id, pre_task_ids, services.task_pre_tasks_add)
-
-    @strawberry.mutation(
-        description="Remove pre-tasks (IDs of your tasks that are not pre-tasks are a no-op)."
+    task_remove_pre_tasks = _pre_task_edit(
+        services.task_pre_tasks_remove,
+        "Remove pre-tasks (IDs of your tasks that are not pre-tasks are a no-op).",
     )
-    def task_remove_pre_tasks(
-        self, info: Info, task_id: relay.GlobalID, pre_task_ids: list[relay.GlobalID]
-    ) -> TaskPayload:
-        return _edit_pre_tasks(info, task_id, pre_task_ids, services.task_pre_tasks_remove)
 
-    @strawberry.mutation
+    @strawberry.mutation(permission_classes=[IsAuthenticated])
+    @payload_errors
     def task_reopen(self, info: Info, id: relay.GlobalID) -> TaskPayload:
-        task = _own_task(info, id)
-        if task is None:
-            return TaskPayload(errors=not_found())
-        return TaskPayload(task=services.task_reopen(task=task))
-
-
-def _edit_pre_tasks(info, task_id, pre_task_ids, service) -> TaskPayload:
-    pks, all_tasks = decode_pks(pre_task_ids, "Task")
-    task = _own_task(info, task_id)
-    if task is None:
-        return TaskPayload(errors=not_found("taskId"))
-    if not all_tasks:
-        return TaskPayload(errors=_pre_task_not_found())
-    try:
-        return TaskPayload(task=service(task=task, pre_task_ids=pks))
-    except ValidationError as exc:
-        return TaskPayload(errors=_graph_errors(exc))
+        return TaskPayload(task=services.task_reopen(task=_own_task_or_refuse(info, id)))

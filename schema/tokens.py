@@ -4,11 +4,10 @@ from datetime import datetime
 
 import strawberry
 import strawberry_django
-from django.core.exceptions import ValidationError
 from strawberry import Info, auto, relay
 
-from schema.auth import current_user, require_session
-from schema.errors import FieldError, field_errors, not_found
+from schema.auth import IsAuthenticated, caller, session_only
+from schema.errors import FieldError, not_found_error, payload_errors
 from schema.ids import decode_pk
 from users import selectors, services
 from users.models import ApiToken, ApiTokenScope
@@ -67,36 +66,41 @@ class ApiTokenPayload:
 
 @strawberry.type
 class ApiTokenQuery:
-    @strawberry_django.field(description="Your API tokens, newest first (secrets never shown).")
+    @strawberry_django.field(
+        description="Your API tokens, newest first (secrets never shown).",
+        permission_classes=[IsAuthenticated],
+    )
     def api_tokens(self, info: Info) -> list[ApiTokenType]:
-        return selectors.api_token_list(user=current_user(info))
+        return selectors.api_token_list(user=caller(info))
 
 
 @strawberry.type
 class ApiTokenMutation:
-    @strawberry.mutation(description="Create a token for a script; its secret is shown once.")
+    @strawberry.mutation(
+        description="Create a token for a script; its secret is shown once.",
+        permission_classes=[IsAuthenticated, session_only("create API tokens")],
+    )
+    @payload_errors
     def api_token_create(self, info: Info, input: ApiTokenCreateInput) -> ApiTokenCreatePayload:
-        user = current_user(info)
-        require_session(info, "create API tokens")
-        try:
-            token, secret = services.api_token_create(
-                user=user,
-                name=input.name,
-                scopes=[scope.value for scope in input.scopes],
-                expires_at=input.expires_at,
-            )
-        except ValidationError as exc:
-            return ApiTokenCreatePayload(errors=field_errors(exc))
+        token, secret = services.api_token_create(
+            user=caller(info),
+            name=input.name,
+            scopes=[scope.value for scope in input.scopes],
+            expires_at=input.expires_at,
+        )
         return ApiTokenCreatePayload(api_token=token, secret=secret)
 
-    @strawberry.mutation(description="Revoke a token at once; revoking twice is harmless.")
+    @strawberry.mutation(
+        description="Revoke a token at once; revoking twice is harmless.",
+        permission_classes=[IsAuthenticated],
+    )
+    @payload_errors
     def api_token_revoke(self, info: Info, id: relay.GlobalID) -> ApiTokenPayload:
-        user = current_user(info)
         pk = decode_pk(id, "ApiToken")
         try:
-            token = selectors.api_token_get(user=user, pk=pk) if pk is not None else None
+            token = selectors.api_token_get(user=caller(info), pk=pk) if pk is not None else None
         except ApiToken.DoesNotExist:
             token = None
         if token is None:
-            return ApiTokenPayload(errors=not_found("id", "API token not found."))
+            raise not_found_error("id", "API token not found.")
         return ApiTokenPayload(api_token=services.api_token_revoke(token=token))

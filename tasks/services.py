@@ -1,5 +1,5 @@
 """Writes on tasks. Every function validates all its input before writing anything and raises
-django.core.exceptions.ValidationError (per-field messages with codes) or Task.DoesNotExist."""
+django.core.exceptions.ValidationError (per-field messages with codes) when it refuses."""
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -9,10 +9,11 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from core.unset import UNSET, Unset
-from tasks import graph, graph_queries, reminders
+from core.unset import UNSET, Unset, given
+from tasks import graph, graph_queries
 from tasks.models import DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH, Task, TaskDependency, TaskStatus
-from tasks.selectors import schedule_ordered, task_pks_owned
+from tasks.reminders import services as reminders
+from tasks.selectors import schedule_ordered, task_pks_owned, task_visible
 from users.models import User
 
 # Longest cycle spelled out in full in an error message; longer ones keep both ends.
@@ -46,23 +47,21 @@ def _clean_title(title: str) -> str:
     title = title.strip()
     if not title:
         raise ValidationError("Title is required.", code="blank")
-    if len(title) > TITLE_MAX_LENGTH:
-        raise ValidationError(
-            "Title must be at most %(limit)d characters (it has %(length)d).",
-            code="max_length",
-            params={"limit": TITLE_MAX_LENGTH, "length": len(title)},
-        )
-    return title
+    return _check_length("Title", title, TITLE_MAX_LENGTH)
 
 
 def _clean_description(description: str) -> str:
-    if len(description) > DESCRIPTION_MAX_LENGTH:
+    return _check_length("Description", description, DESCRIPTION_MAX_LENGTH)
+
+
+def _check_length(what: str, text: str, limit: int) -> str:
+    if len(text) > limit:
         raise ValidationError(
-            "Description must be at most %(limit)d characters (it has %(length)d).",
+            f"{what} must be at most %(limit)d characters (it has %(length)d).",
             code="max_length",
-            params={"limit": DESCRIPTION_MAX_LENGTH, "length": len(description)},
+            params={"limit": limit, "length": len(text)},
         )
-    return description
+    return text
 
 
 def _clean_scheduled_at(scheduled_at: datetime | None) -> datetime | None:
@@ -75,12 +74,26 @@ def _clean_scheduled_at(scheduled_at: datetime | None) -> datetime | None:
     return scheduled_at.astimezone(UTC) if scheduled_at is not None else None
 
 
-def _collect(errors: dict, field: str, clean, value):
-    try:
-        return clean(value)
-    except ValidationError as exc:
-        errors[field] = exc.error_list
-        return value
+_CLEANERS = {
+    "title": _clean_title,
+    "description": _clean_description,
+    "scheduled_at": _clean_scheduled_at,
+}
+
+
+def _cleaned(values: dict[str, object], *, check_pre_tasks) -> dict[str, object]:
+    """The given fields cleaned, or one ValidationError with every field's errors."""
+    errors: dict[str, list[ValidationError]] = {}
+    cleaned: dict[str, object] = {}
+    for name, value in values.items():
+        clean = check_pre_tasks if name == "pre_task_ids" else _CLEANERS[name]
+        try:
+            cleaned[name] = clean(value)
+        except ValidationError as exc:
+            errors[name] = exc.error_list
+    if errors:
+        raise ValidationError(errors)
+    return cleaned
 
 
 def _check_pre_tasks(
@@ -208,25 +221,20 @@ def task_create(
     scheduled_at: datetime | None = None,
     pre_task_ids: Sequence[int] = (),
 ) -> Task:
-    errors: dict[str, list[ValidationError]] = {}
-    title = _collect(errors, "title", _clean_title, title)
-    description = _collect(errors, "description", _clean_description, description)
-    scheduled_at = _collect(errors, "scheduled_at", _clean_scheduled_at, scheduled_at)
-    pre_task_ids = _collect(
-        errors,
-        "pre_task_ids",
-        lambda ids: _check_pre_tasks(owner=owner, pre_task_ids=ids, limited=True),
-        pre_task_ids,
+    cleaned = _cleaned(
+        {
+            "title": title,
+            "description": description,
+            "scheduled_at": scheduled_at,
+            "pre_task_ids": pre_task_ids,
+        },
+        check_pre_tasks=lambda ids: _check_pre_tasks(owner=owner, pre_task_ids=ids, limited=True),
     )
-    if errors:
-        raise ValidationError(errors)
-
+    pre_task_ids = cleaned.pop("pre_task_ids")
     with transaction.atomic():
         _lock_graph(owner_id=owner.pk)
         _check_task_count(owner_id=owner.pk)
-        task = Task.objects.create(
-            owner=owner, title=title, description=description, scheduled_at=scheduled_at
-        )
+        task = Task.objects.create(owner=owner, **cleaned)
         # A brand-new task has no dependents, so these edges cannot close a cycle.
         TaskDependency.objects.bulk_create(
             TaskDependency(task=task, pre_task_id=pk) for pk in pre_task_ids
@@ -244,25 +252,16 @@ def task_update(
     pre_task_ids: Sequence[int] | Unset = UNSET,
 ) -> Task:
     """Change the given fields; ``pre_task_ids`` replaces the whole set of pre-tasks."""
-    errors: dict[str, list[ValidationError]] = {}
-    changes: dict[str, object] = {}
-    if title is not UNSET:
-        changes["title"] = _collect(errors, "title", _clean_title, title)
-    if description is not UNSET:
-        changes["description"] = _collect(errors, "description", _clean_description, description)
-    if scheduled_at is not UNSET:
-        changes["scheduled_at"] = _collect(
-            errors, "scheduled_at", _clean_scheduled_at, scheduled_at
-        )
-    if pre_task_ids is not UNSET:
-        pre_task_ids = _collect(
-            errors,
-            "pre_task_ids",
-            lambda ids: _check_new_pre_tasks(task=task, pre_task_ids=ids, limited=True),
-            pre_task_ids,
-        )
-    if errors:
-        raise ValidationError(errors)
+    changes = _cleaned(
+        given(
+            title=title,
+            description=description,
+            scheduled_at=scheduled_at,
+            pre_task_ids=pre_task_ids,
+        ),
+        check_pre_tasks=lambda ids: _check_new_pre_tasks(task=task, pre_task_ids=ids, limited=True),
+    )
+    pre_task_ids = changes.pop("pre_task_ids", UNSET)
     if not changes and pre_task_ids is UNSET:
         return task
 
@@ -278,6 +277,19 @@ def task_update(
             if rescheduled:
                 reminders.reminders_after_reschedule(task=task)
     return task
+
+
+def task_update_owned(*, user: User, pk: int | None, **changes: object) -> Task:
+    """``task_update`` of the user's task ``pk``, found and changed in one transaction.
+
+    A ``pk`` that names no task of the user's (or None: an undecodable ID) is refused as
+    ``{"id": not_found}``.
+    """
+    with transaction.atomic():
+        task = task_visible(user=user).filter(pk=pk).first() if pk is not None else None
+        if task is None:
+            raise ValidationError({"id": ValidationError("Task not found.", code="not_found")})
+        return task_update(task=task, **changes)
 
 
 def task_delete(*, task: Task) -> None:

@@ -1,7 +1,9 @@
 import os
 
+import dramatiq
 import pytest
 from django.test import Client
+from dramatiq.brokers.stub import StubBroker
 
 from tests.factories import UserFactory
 from tests.graphql import GraphQLClient
@@ -61,3 +63,13 @@ def other_gql(other_user) -> GraphQLClient:
     client = Client()
     client.force_login(other_user)
     return GraphQLClient(client)
+
+
+@pytest.fixture
+def stub_broker():
+    """The in-process broker the settings install without REDIS_URL, emptied around the test."""
+    broker = dramatiq.get_broker()
+    assert isinstance(broker, StubBroker)
+    broker.flush_all()
+    yield broker
+    broker.flush_all()

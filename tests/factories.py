@@ -1,7 +1,9 @@
+from datetime import timedelta
+
 import factory
 from django.utils import timezone
 
-from tasks.models import Task, TaskDependency
+from tasks.models import Reminder, ReminderState, Task, TaskDependency
 from users.models import User
 
 PASSWORD = "correct horse battery staple"
@@ -43,3 +45,34 @@ class TaskDependencyFactory(factory.django.DjangoModelFactory):
 
     task = factory.SubFactory(TaskFactory)
     pre_task = factory.SubFactory(TaskFactory, owner=factory.SelfAttribute("..task.owner"))
+
+
+class ReminderFactory(factory.django.DjangoModelFactory):
+    """A reminder row written directly (no service, no wake-up): ``due_in`` seconds from now
+    (negative: already due), unless ``remind_at`` is given; ``due_at`` follows ``remind_at``."""
+
+    class Meta:
+        model = Reminder
+
+    class Params:
+        due_in = 3600.0
+        # Sent just now by the provider, whose tracking events are still to come.
+        sent = factory.Trait(
+            remind_at=factory.LazyFunction(timezone.now),
+            state=ReminderState.SENT,
+            sent_at=factory.SelfAttribute("remind_at"),
+            delivery_status="sent",
+        )
+
+    task = factory.SubFactory(TaskFactory)
+    remind_at = factory.LazyAttribute(lambda o: timezone.now() + timedelta(seconds=o.due_in))
+    due_at = factory.SelfAttribute("remind_at")
+
+
+class DueReminderFactory(ReminderFactory):
+    """Queued and due a second ago: the next batch claims it."""
+
+    class Params:
+        due_in = -1.0
+
+    state = ReminderState.QUEUED

@@ -43,3 +43,15 @@ def test_compose_app_services_wait_for_migrations():
 def test_dockerfile_serves_the_wsgi_application():
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert "core.wsgi:application" in dockerfile
+
+
+def test_dockerfile_installs_the_locked_versions():
+    # Given the runtime lock file that `make lock` writes
+    lock = (ROOT / "requirements.lock").read_text()
+    # Then every requirement in it is pinned with hashes, and the image installs it
+    pins = [line for line in lock.splitlines() if line and not line.startswith((" ", "#"))]
+    assert pins and all("==" in pin and pin.endswith("\\") for pin in pins)
+    assert (
+        "pip install --no-cache-dir --require-hashes -r requirements.lock"
+        in (ROOT / "Dockerfile").read_text()
+    )

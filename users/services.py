@@ -8,13 +8,14 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from functools import cache
 
-from django.contrib.auth import password_validation
+from django.contrib.auth import authenticate, password_validation
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from users import selectors
+from core.unset import UNSET, Unset, given
+from users import selectors, throttle
 from users.errors import ApiTokenRejected
 from users.models import ApiToken, ApiTokenScope, User
 from users.validators import validate_timezone
@@ -27,7 +28,21 @@ MAX_ACTIVE_API_TOKENS = 50
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
-def user_register(*, email: str, password: str, timezone: str = "UTC") -> User:
+def _throttled(what: str, seconds: int) -> ValidationError:
+    minutes = max(1, (seconds + 59) // 60)
+    unit = "minute" if minutes == 1 else "minutes"
+    return ValidationError(f"{what} Try again in {minutes} {unit}.", code="throttled")
+
+
+def user_register(
+    *, email: str, password: str, timezone: str = "UTC", address: str | None = None
+) -> User:
+    """A new account. With ``address`` (the client's), registrations from it are throttled:
+    every attempt counts, and a locked address is refused with code ``throttled``."""
+    if address is not None:
+        if locked_for := throttle.registration_locked_for(address=address):
+            raise _throttled("Too many registrations from your network.", locked_for)
+        throttle.registration_attempted(address=address)
     email = User.objects.normalize_email(email)
     errors: dict[str, list[ValidationError]] = {}
     try:
@@ -63,22 +78,37 @@ def user_register(*, email: str, password: str, timezone: str = "UTC") -> User:
     return user
 
 
+def user_login(*, email: str, password: str, address: str, request=None) -> User:
+    """The user with these credentials, or ValidationError (``throttled``,
+    ``invalid_credentials``). Logging in (the session) is the caller's part.
+
+    Failures count per account and per client address; while either is locked even the
+    right password is refused. A right password forgives the account's failures.
+    """
+    email = User.objects.normalize_email(email)
+    if locked_for := throttle.login_locked_for(email=email, address=address):
+        raise _throttled("Too many failed login attempts.", locked_for)
+    user = authenticate(request, email=email, password=password)
+    if user is None:
+        throttle.login_failed(email=email, address=address)
+        raise ValidationError("Invalid email or password.", code="invalid_credentials")
+    throttle.login_succeeded(email=email)
+    return user
+
+
 def user_update(
     *,
     user: User,
-    timezone: str | None = None,
-    first_name: str | None = None,
-    last_name: str | None = None,
+    timezone: str | Unset = UNSET,
+    first_name: str | Unset = UNSET,
+    last_name: str | Unset = UNSET,
 ) -> User:
-    changes = {
-        name: value
-        for name, value in (
-            ("timezone", timezone),
-            ("first_name", first_name.strip() if first_name is not None else None),
-            ("last_name", last_name.strip() if last_name is not None else None),
-        )
-        if value is not None
-    }
+    """Change the given fields (names, stripped; an IANA time zone)."""
+    changes = given(
+        timezone=timezone,
+        first_name=first_name.strip() if first_name is not UNSET else UNSET,
+        last_name=last_name.strip() if last_name is not UNSET else UNSET,
+    )
     errors: dict[str, list[ValidationError]] = {}
     for name, value in changes.items():
         try:
@@ -94,8 +124,19 @@ def user_update(
     return user
 
 
-def user_password_change(*, user: User, old_password: str, new_password: str) -> User:
+def user_password_change(
+    *, user: User, old_password: str, new_password: str, address: str | None = None
+) -> User:
+    """Set a new password. With ``address``, a wrong current password counts as a failed
+    login of the account (a stolen session must not become a way to guess the password),
+    and a locked account or address is refused with code ``throttled``."""
+    if address is not None and (
+        locked_for := throttle.login_locked_for(email=user.email, address=address)
+    ):
+        raise _throttled("Too many failed login attempts.", locked_for)
     if not user.check_password(old_password):
+        if address is not None:
+            throttle.login_failed(email=user.email, address=address)
         raise ValidationError(
             {
                 "old_password": ValidationError(

@@ -5,12 +5,11 @@ import pytest
 from django.db import connection
 from django.utils.module_loading import import_string
 from dramatiq.brokers.redis import RedisBroker
-from dramatiq.brokers.stub import StubBroker
 
 from core.broker import MIDDLEWARE
 from jobs import actors
 from tests.conftest import skip_or_fail
-from tests.services import RedisServer, SMTPServer, WorkerProcess
+from tests.processes import RedisServer, SMTPServer, WorkerProcess
 
 ACTORS = (actors.deliver_due_reminders, actors.dispatch_reminders)
 
@@ -38,15 +37,6 @@ def smtp_email(settings, smtp_server):
     settings.EMAIL_PORT = smtp_server.port
     settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
     settings.EMAIL_TIMEOUT = 5
-
-
-@pytest.fixture
-def stub_broker():
-    broker = actors.deliver_due_reminders.broker
-    assert isinstance(broker, StubBroker)
-    broker.flush_all()
-    yield broker
-    broker.flush_all()
 
 
 def _postgres_url() -> str:

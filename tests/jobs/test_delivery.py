@@ -3,17 +3,24 @@ Anymail's test backend, or Django's SMTP backend talking to a real SMTP server o
 
 import smtplib
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 from anymail.exceptions import AnymailAPIError, AnymailInvalidAddress, AnymailRecipientsRefused
 from django.core import mail
 from django.utils import timezone
 
-from jobs.delivery import deliver_batch, is_permanent
-from tasks import reminders
+from jobs.emails import reminder_email
 from tasks.models import Reminder, ReminderState
-from tests.factories import DoneTaskFactory, TaskDependencyFactory, TaskFactory, UserFactory
+from tasks.reminders import claims
+from tasks.reminders.delivery import deliver_batch, is_permanent
+from tests.factories import (
+    DoneTaskFactory,
+    DueReminderFactory,
+    TaskDependencyFactory,
+    TaskFactory,
+    UserFactory,
+)
 from tests.graphql import global_id
 
 pytestmark = pytest.mark.django_db
@@ -24,12 +31,6 @@ def anymail_test(settings):
     settings.EMAIL_BACKEND = "anymail.backends.test.EmailBackend"
     settings.FRONTEND_URL = "https://app.example.com"
     mail.outbox = []
-
-
-def due_reminder(task, *, seconds_ago: float = 1, **fields) -> Reminder:
-    at = timezone.now() - timedelta(seconds=seconds_ago)
-    fields.setdefault("state", ReminderState.QUEUED)
-    return Reminder.objects.create(task=task, remind_at=at, due_at=at, **fields)
 
 
 def test_a_due_reminder_is_sent_in_the_owners_time_zone_with_its_open_pre_tasks(user, anymail_test):
@@ -43,9 +44,9 @@ def test_a_due_reminder_is_sent_in_the_owners_time_zone_with_its_open_pre_tasks(
     TaskDependencyFactory(
         task=task, pre_task=DoneTaskFactory(owner=user, title="Borrow the ladder")
     )
-    reminder = due_reminder(task)
+    reminder = DueReminderFactory(task=task)
 
-    assert deliver_batch(limit=10) == {
+    assert deliver_batch(limit=10, compose=reminder_email) == {
         "claimed": 1,
         "sent": 1,
         "retrying": 0,
@@ -82,8 +83,8 @@ def test_a_due_reminder_is_sent_in_the_owners_time_zone_with_its_open_pre_tasks(
 
 def test_html_escapes_what_the_user_typed(anymail_test):
     task = TaskFactory(owner=UserFactory(), title="<script>x</script>")
-    due_reminder(task)
-    deliver_batch(limit=10)
+    DueReminderFactory(task=task)
+    deliver_batch(limit=10, compose=reminder_email)
     html = mail.outbox[0].alternatives[0][0]
     assert "<script>" not in html
     assert "&lt;script&gt;x&lt;/script&gt;" in html
@@ -91,39 +92,41 @@ def test_html_escapes_what_the_user_typed(anymail_test):
 
 def test_reminders_not_yet_due_rescheduled_or_cancelled_are_not_claimed(user, anymail_test):
     task = TaskFactory(owner=user)
-    due_reminder(task, seconds_ago=-30)  # due in 30 s
-    due_reminder(task, state=ReminderState.CANCELLED)
-    due_reminder(task, state=ReminderState.SENT)
-    due_reminder(task, state=ReminderState.FAILED)
-    assert deliver_batch(limit=10)["claimed"] == 0
+    DueReminderFactory(task=task, due_in=30)  # due in 30 s
+    DueReminderFactory(task=task, state=ReminderState.CANCELLED)
+    DueReminderFactory(task=task, state=ReminderState.SENT)
+    DueReminderFactory(task=task, state=ReminderState.FAILED)
+    assert deliver_batch(limit=10, compose=reminder_email)["claimed"] == 0
     assert mail.outbox == []
 
 
 def test_a_claim_is_exclusive_and_bumps_the_version(user):
-    reminder = due_reminder(TaskFactory(owner=user))
-    [claim] = reminders.reminder_claim_due(limit=10)
+    reminder = DueReminderFactory(task=TaskFactory(owner=user))
+    [claim] = claims.reminder_claim_due(limit=10)
     assert (claim.pk, claim.version, claim.attempts) == (reminder.pk, 2, 1)
-    assert reminders.reminder_claim_due(limit=10) == []
+    assert claims.reminder_claim_due(limit=10) == []
     reminder.refresh_from_db()
     assert reminder.state == ReminderState.SENDING
 
 
 def test_a_worker_that_lost_its_claim_cannot_overwrite_the_newer_state(user):
-    reminder = due_reminder(TaskFactory(owner=user))
-    [claim] = reminders.reminder_claim_due(limit=10)
+    reminder = DueReminderFactory(task=TaskFactory(owner=user))
+    [claim] = claims.reminder_claim_due(limit=10)
     Reminder.objects.filter(pk=reminder.pk).update(version=claim.version + 1, state="QUEUED")
-    assert reminders.reminder_mark_sent(sent=[reminders.Sent(claim, timezone.now())]) == 0
+    assert claims.reminder_mark_sent(sent=[claims.Sent(claim, timezone.now())]) == 0
     reminder.refresh_from_db()
     assert reminder.state == ReminderState.QUEUED
 
 
 def test_a_batch_claims_at_most_its_limit_oldest_first(user, anymail_test):
     task = TaskFactory(owner=user)
-    newest = due_reminder(task, seconds_ago=1)
+    newest = DueReminderFactory(task=task, due_in=-1)
     for seconds in (5, 3, 9):
-        due_reminder(task, seconds_ago=seconds)
+        DueReminderFactory(task=task, due_in=-seconds)
     fanned_out = []
-    counts = deliver_batch(limit=3, on_full_batch=lambda: fanned_out.append(True))
+    counts = deliver_batch(
+        limit=3, compose=reminder_email, on_full_batch=lambda: fanned_out.append(True)
+    )
     assert counts["sent"] == 3
     assert fanned_out == [True]  # a full batch asks another worker thread to carry on
     assert list(Reminder.objects.filter(state="QUEUED")) == [newest]
@@ -132,20 +135,20 @@ def test_a_batch_claims_at_most_its_limit_oldest_first(user, anymail_test):
 def test_the_provider_failing_twice_then_succeeding_sends_once(settings, smtp_email, inbox):
     settings.REMINDER_RETRY_BACKOFF_MS = 50
     owner = UserFactory(email="busy@example.com")
-    reminder = due_reminder(TaskFactory(owner=owner))
+    reminder = DueReminderFactory(task=TaskFactory(owner=owner))
     inbox.transient["busy@example.com"] = 2
 
-    assert deliver_batch(limit=10)["retrying"] == 1
+    assert deliver_batch(limit=10, compose=reminder_email)["retrying"] == 1
     reminder.refresh_from_db()
     assert reminder.state == ReminderState.QUEUED
     assert reminder.last_error.startswith("SMTPRecipientsRefused: {'busy@example.com': (451,")
     assert reminder.due_at > timezone.now()
 
-    assert deliver_batch(limit=10)["claimed"] == 0  # backing off
+    assert deliver_batch(limit=10, compose=reminder_email)["claimed"] == 0  # backing off
     time.sleep(0.06)
-    assert deliver_batch(limit=10)["retrying"] == 1
+    assert deliver_batch(limit=10, compose=reminder_email)["retrying"] == 1
     time.sleep(0.11)
-    assert deliver_batch(limit=10)["sent"] == 1
+    assert deliver_batch(limit=10, compose=reminder_email)["sent"] == 1
 
     reminder.refresh_from_db()
     assert (reminder.state, reminder.attempts, reminder.last_error) == ("SENT", 3, "")
@@ -155,9 +158,9 @@ def test_the_provider_failing_twice_then_succeeding_sends_once(settings, smtp_em
 def test_a_refused_recipient_fails_at_once_visibly(smtp_email, inbox, gql):
     owner = UserFactory(email="refused@example.com")
     task = TaskFactory(owner=owner)
-    reminder = due_reminder(task)
+    reminder = DueReminderFactory(task=task)
 
-    assert deliver_batch(limit=10)["failed"] == 1
+    assert deliver_batch(limit=10, compose=reminder_email)["failed"] == 1
 
     reminder.refresh_from_db()
     assert (reminder.state, reminder.attempts) == ("FAILED", 1)
@@ -171,20 +174,22 @@ def test_the_last_transient_failure_is_final(settings, smtp_email, inbox):
     settings.REMINDER_RETRY_BACKOFF_MS = 1
     settings.REMINDER_MAX_ATTEMPTS = 2
     owner = UserFactory(email="down@example.com")
-    reminder = due_reminder(TaskFactory(owner=owner))
+    reminder = DueReminderFactory(task=TaskFactory(owner=owner))
     inbox.transient["down@example.com"] = 99
-    deliver_batch(limit=10)
+    deliver_batch(limit=10, compose=reminder_email)
     time.sleep(0.01)
-    assert deliver_batch(limit=10)["failed"] == 1
+    assert deliver_batch(limit=10, compose=reminder_email)["failed"] == 1
     reminder.refresh_from_db()
     assert (reminder.state, reminder.attempts) == ("FAILED", 2)
     assert "451" in reminder.last_error
 
 
 def test_one_failure_does_not_hold_up_the_rest_of_the_batch(smtp_email, inbox):
-    refused = due_reminder(TaskFactory(owner=UserFactory(email="refused@example.com")))
-    fine = due_reminder(TaskFactory(owner=UserFactory(email="fine@example.com")), seconds_ago=0.5)
-    assert deliver_batch(limit=10) == {
+    refused = DueReminderFactory(task=TaskFactory(owner=UserFactory(email="refused@example.com")))
+    fine = DueReminderFactory(
+        task=TaskFactory(owner=UserFactory(email="fine@example.com")), due_in=-0.5
+    )
+    assert deliver_batch(limit=10, compose=reminder_email) == {
         "claimed": 2,
         "sent": 1,
         "retrying": 0,
@@ -197,7 +202,9 @@ def test_one_failure_does_not_hold_up_the_rest_of_the_batch(smtp_email, inbox):
 
 def test_a_failed_reminder_shows_its_last_error_in_the_api(user, gql):
     task = TaskFactory(owner=user)
-    due_reminder(task, state=ReminderState.FAILED, last_error="SMTPRecipientsRefused: nope")
+    DueReminderFactory(
+        task=task, state=ReminderState.FAILED, last_error="SMTPRecipientsRefused: nope"
+    )
     data = gql.data(
         "query Q($id: ID!) { task(id: $id) { reminders { state lastError } } }",
         {"id": global_id("Task", task.pk)},
@@ -210,10 +217,10 @@ def test_a_failed_reminder_shows_its_last_error_in_the_api(user, gql):
 def test_a_batch_that_runs_long_gives_the_rest_back_uncounted(settings, user, anymail_test):
     settings.REMINDER_CLAIM_HOLD_SECONDS = 0
     task = TaskFactory(owner=user)
-    first = due_reminder(task, seconds_ago=3)
-    rest = [due_reminder(task, seconds_ago=2), due_reminder(task, seconds_ago=1)]
+    first = DueReminderFactory(task=task, due_in=-3)
+    rest = [DueReminderFactory(task=task, due_in=-2), DueReminderFactory(task=task, due_in=-1)]
 
-    counts = deliver_batch(limit=10)
+    counts = deliver_batch(limit=10, compose=reminder_email)
 
     assert (counts["sent"], counts["released"]) == (1, 2)
     assert Reminder.objects.get(pk=first.pk).state == ReminderState.SENT

@@ -8,21 +8,14 @@ from django.utils import timezone
 from dramatiq import Message
 
 from tasks.models import Reminder, ReminderState
-from tasks.reminders import reminder_dispatch
+from tasks.reminders.dispatch import reminder_dispatch
 from tests.conftest import skip_or_fail
-from tests.factories import TaskFactory
-from tests.services import run_at_once
+from tests.factories import ReminderFactory, TaskFactory
+from tests.processes import run_at_once
 
 
 def at(seconds: float):
     return timezone.now() + timedelta(seconds=seconds)
-
-
-def reminder(seconds: float, **fields) -> Reminder:
-    moment = at(seconds)
-    return Reminder.objects.create(
-        task=fields.pop("task", None) or TaskFactory(), remind_at=moment, due_at=moment, **fields
-    )
 
 
 def wake_ups(broker) -> int:
@@ -41,7 +34,7 @@ def run_on_commit(django_capture_on_commit_callbacks):
 @pytest.mark.django_db
 def test_it_queues_pending_reminders_within_the_horizon_only(settings, stub_broker, run_on_commit):
     settings.REMINDER_HORIZON_SECONDS = 300
-    near, far = reminder(120), reminder(3600)
+    near, far = ReminderFactory(due_in=120), ReminderFactory(due_in=3600)
     assert run_on_commit() == 1
     assert Reminder.objects.get(pk=near.pk).state == ReminderState.QUEUED
     assert Reminder.objects.get(pk=far.pk).state == ReminderState.PENDING
@@ -51,7 +44,7 @@ def test_it_queues_pending_reminders_within_the_horizon_only(settings, stub_brok
 
 @pytest.mark.django_db
 def test_it_catches_up_on_reminders_whose_minute_was_missed(stub_broker, run_on_commit):
-    missed = reminder(-600)
+    missed = ReminderFactory(due_in=-600)
     assert run_on_commit() == 1
     assert Reminder.objects.get(pk=missed.pk).state == ReminderState.QUEUED
     [data] = stub_broker.queues["default"].queue  # due already: no delay
@@ -61,9 +54,9 @@ def test_it_catches_up_on_reminders_whose_minute_was_missed(stub_broker, run_on_
 @pytest.mark.django_db
 def test_it_requeues_queued_reminders_whose_message_was_lost(settings, stub_broker, run_on_commit):
     settings.REMINDER_LOST_AFTER_SECONDS = 15
-    lost = reminder(-20, state=ReminderState.QUEUED, queued_at=at(-80))
-    fresh = reminder(-5, state=ReminderState.QUEUED, queued_at=at(-60))
-    upcoming = reminder(60, state=ReminderState.QUEUED, queued_at=at(-60))
+    lost = ReminderFactory(due_in=-20, state=ReminderState.QUEUED, queued_at=at(-80))
+    fresh = ReminderFactory(due_in=-5, state=ReminderState.QUEUED, queued_at=at(-60))
+    upcoming = ReminderFactory(due_in=60, state=ReminderState.QUEUED, queued_at=at(-60))
     assert run_on_commit() == 1
     assert Reminder.objects.get(pk=lost.pk).queued_at > at(-1)
     assert Reminder.objects.get(pk=fresh.pk).queued_at < at(-59)
@@ -75,9 +68,13 @@ def test_it_requeues_queued_reminders_whose_message_was_lost(settings, stub_brok
 def test_it_requeues_reminders_a_dead_worker_left_sending(settings, stub_broker, run_on_commit):
     settings.REMINDER_STALE_SENDING_SECONDS = 45
     settings.REMINDER_MAX_ATTEMPTS = 3
-    stalled = reminder(-100, state=ReminderState.SENDING, claimed_at=at(-50), attempts=1)
-    busy = reminder(-10, state=ReminderState.SENDING, claimed_at=at(-5), attempts=1)
-    exhausted = reminder(-100, state=ReminderState.SENDING, claimed_at=at(-50), attempts=3)
+    stalled = ReminderFactory(
+        due_in=-100, state=ReminderState.SENDING, claimed_at=at(-50), attempts=1
+    )
+    busy = ReminderFactory(due_in=-10, state=ReminderState.SENDING, claimed_at=at(-5), attempts=1)
+    exhausted = ReminderFactory(
+        due_in=-100, state=ReminderState.SENDING, claimed_at=at(-50), attempts=3
+    )
     assert run_on_commit() == 1
     stalled.refresh_from_db()
     assert (stalled.state, stalled.version) == (ReminderState.QUEUED, 2)
@@ -92,8 +89,8 @@ def test_it_requeues_reminders_a_dead_worker_left_sending(settings, stub_broker,
 def test_after_a_restart_every_queued_reminder_is_woken_again(
     stub_broker, django_capture_on_commit_callbacks
 ):
-    reminder(30, state=ReminderState.QUEUED, queued_at=at(-1))
-    reminder(-1, state=ReminderState.SENDING, claimed_at=at(-1), attempts=1)
+    ReminderFactory(due_in=30, state=ReminderState.QUEUED, queued_at=at(-1))
+    ReminderFactory(due_in=-1, state=ReminderState.SENDING, claimed_at=at(-1), attempts=1)
     with django_capture_on_commit_callbacks(execute=True):
         assert reminder_dispatch(restart=True) == 2
     assert wake_ups(stub_broker) == 2

@@ -1,11 +1,12 @@
 """`make run` without REDIS_URL: the runserver process runs the worker and the dispatcher."""
 
 import os
+import signal
 import subprocess
 import sys
 import time
 
-from tests.services import ROOT, free_port, wait_until
+from tests.processes import ROOT, free_port, wait_until
 
 SETUP = """
 from datetime import timedelta
@@ -67,3 +68,46 @@ def test_runserver_prints_a_reminder_at_its_time_even_after_a_restart(tmp_path):
     assert "Embedded reminder worker and dispatcher started." in output
     assert output.count("Subject: Reminder: Water the plants") == 1
     assert printed - due < 1.0
+
+
+def serve(tmp_path, *args: str, **env: str) -> str:
+    """Start `manage.py runserver` (its own process group: the autoreloader's child too), wait
+    until it serves, stop it; returns what it printed."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        "EMAIL_PROVIDER": "console",
+        "REDIS_URL": "",
+        "PYTHONUNBUFFERED": "1",
+        **env,
+    }
+    log = tmp_path / "server.log"
+    port = free_port(range(18380, 18400))
+    with open(log, "wb") as out:
+        server = subprocess.Popen(
+            [sys.executable, "manage.py", "runserver", *args, f"127.0.0.1:{port}"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        assert wait_until(lambda: b"Quit the server with" in log.read_bytes(), 20), log.read_text()
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(10)
+    return log.read_text()
+
+
+def test_with_the_autoreloader_only_the_serving_child_starts_the_worker(tmp_path):
+    output = serve(tmp_path)
+    assert output.count("Embedded reminder worker and dispatcher started.") == 1
+    # Started before the server announces itself, so in the process that serves.
+    assert output.index("Embedded reminder worker") < output.index("Starting development server")
+
+
+def test_reminders_embedded_0_serves_without_the_worker(tmp_path):
+    output = serve(tmp_path, "--noreload", REMINDERS_EMBEDDED="0")
+    assert "Starting development server" in output
+    assert "Embedded reminder worker" not in output

@@ -6,11 +6,10 @@ import subprocess
 import sys
 
 import pytest
-from django.utils import timezone
 
-from tasks.models import Reminder, ReminderState
-from tests.factories import TaskFactory
-from tests.services import ROOT
+from tasks.models import Reminder
+from tests.factories import ReminderFactory
+from tests.processes import ROOT
 
 URL = "/anymail/postmark/tracking/"
 # What every process (web, worker, scheduler) does first: load the settings.
@@ -21,19 +20,6 @@ LOAD_SETTINGS = [sys.executable, "-c", "import core.settings"]
 def webhook_secret(settings):
     settings.ANYMAIL = {"WEBHOOK_SECRET": "hook:s3cret"}
     return "Basic " + base64.b64encode(b"hook:s3cret").decode()
-
-
-def sent_reminder(message_id: str, delivery_status: str = "sent") -> Reminder:
-    now = timezone.now()
-    return Reminder.objects.create(
-        task=TaskFactory(),
-        remind_at=now,
-        due_at=now,
-        state=ReminderState.SENT,
-        sent_at=now,
-        message_id=message_id,
-        delivery_status=delivery_status,
-    )
 
 
 def post_event(client, auth: str, record_type: str, message_id: str, **extra):
@@ -48,8 +34,8 @@ def post_event(client, auth: str, record_type: str, message_id: str, **extra):
 
 @pytest.mark.django_db
 def test_a_delivery_event_updates_the_reminder_it_names(client, webhook_secret):
-    reminder = sent_reminder("pm-1")
-    other = sent_reminder("pm-2")
+    reminder = ReminderFactory(sent=True, message_id="pm-1")
+    other = ReminderFactory(sent=True, message_id="pm-2")
     response = post_event(client, webhook_secret, "Delivery", "pm-1")
     assert response.status_code == 200
     assert Reminder.objects.get(pk=reminder.pk).delivery_status == "delivered"
@@ -58,7 +44,7 @@ def test_a_delivery_event_updates_the_reminder_it_names(client, webhook_secret):
 
 @pytest.mark.django_db
 def test_a_late_delivery_event_does_not_hide_an_open(client, webhook_secret):
-    reminder = sent_reminder("pm-1", delivery_status="opened")
+    reminder = ReminderFactory(sent=True, message_id="pm-1", delivery_status="opened")
     post_event(client, webhook_secret, "Delivery", "pm-1")
     assert Reminder.objects.get(pk=reminder.pk).delivery_status == "opened"
     post_event(client, webhook_secret, "Bounce", "pm-1", Type="HardBounce", Email="a@b.c")
@@ -67,7 +53,7 @@ def test_a_late_delivery_event_does_not_hide_an_open(client, webhook_secret):
 
 @pytest.mark.django_db
 def test_an_event_without_the_shared_secret_is_refused(client, webhook_secret):
-    reminder = sent_reminder("pm-1")
+    reminder = ReminderFactory(sent=True, message_id="pm-1")
     wrong = "Basic " + base64.b64encode(b"hook:guess").decode()
     assert post_event(client, wrong, "Delivery", "pm-1").status_code == 400
     assert Reminder.objects.get(pk=reminder.pk).delivery_status == "sent"

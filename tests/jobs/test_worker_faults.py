@@ -9,10 +9,12 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from tasks import reminders, services
+from tasks import services
 from tasks.models import Reminder, ReminderState
+from tasks.reminders.dispatch import reminder_dispatch
+from tasks.reminders.services import reminder_add
 from tests.factories import TaskFactory, UserFactory
-from tests.services import run_at_once, wait_until
+from tests.processes import run_at_once, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -36,7 +38,7 @@ def all_in(state: str, count: int) -> bool:
 def test_a_reminder_due_in_two_seconds_is_sent_within_a_second_of_its_time(inbox):
     task = TaskFactory(owner=UserFactory())
     remind_at = timezone.now() + timedelta(seconds=2)
-    reminder = reminders.reminder_add(task=task, at=remind_at)
+    reminder = reminder_add(user=task.owner, task_id=task.pk, at=remind_at)
 
     assert wait_until(lambda: len(inbox.received) == 1, 5)
 
@@ -77,7 +79,7 @@ def test_a_worker_killed_mid_flight_loses_and_doubles_nothing(
     inbox.rcpt_delay = 0.05  # ~2 s to send them all, one after the other
     moment = timezone.now() + timedelta(seconds=2)
     for n in range(40):
-        reminders.reminder_add(task=TaskFactory(owner=owner, title=f"T{n}"), at=moment)
+        reminder_add(user=owner, task_id=TaskFactory(owner=owner, title=f"T{n}").pk, at=moment)
 
     assert wait_until(lambda: len(inbox.received) >= 5, 10)
     # Kill while the worker waits on a RCPT reply. Killing right after the server accepted a
@@ -93,7 +95,7 @@ def test_a_worker_killed_mid_flight_loses_and_doubles_nothing(
     # The dispatcher (every minute in production) finds the claimed rows stale and re-queues
     # them; Dramatiq's own redelivery of the dead worker's message plays no part.
     time.sleep(1.1)
-    with_retry = reminders.reminder_dispatch()
+    with_retry = reminder_dispatch()
     assert with_retry == 40 - killed_after
 
     assert wait_until(lambda: all_in(ReminderState.SENT, 40), 10), states()
@@ -107,7 +109,7 @@ def test_redis_restarted_empty_with_reminders_queued_loses_nothing(
     owner = UserFactory()
     moment = timezone.now() + timedelta(seconds=1.5)
     for n in range(20):
-        reminders.reminder_add(task=TaskFactory(owner=owner, title=f"T{n}"), at=moment)
+        reminder_add(user=owner, task_id=TaskFactory(owner=owner, title=f"T{n}").pk, at=moment)
     assert all_in(ReminderState.QUEUED, 20)
 
     redis_server.restart_empty()
@@ -116,7 +118,7 @@ def test_redis_restarted_empty_with_reminders_queued_loses_nothing(
     lost = Reminder.objects.filter(state=ReminderState.QUEUED).count()
     assert lost > 0
 
-    assert reminders.reminder_dispatch() == lost
+    assert reminder_dispatch() == lost
     assert wait_until(lambda: all_in(ReminderState.SENT, 20), 10), states()
     assert inbox.reminder_ids() == sorted(Reminder.objects.values_list("pk", flat=True))
 
@@ -127,7 +129,7 @@ def test_two_dispatcher_runs_at_once_send_each_reminder_once(inbox):
     Reminder.objects.bulk_create(
         Reminder(task=task, remind_at=moment, due_at=moment) for _ in range(30)
     )
-    woken = run_at_once(reminders.reminder_dispatch)
+    woken = run_at_once(reminder_dispatch)
 
     assert sum(woken) == 30
     assert wait_until(lambda: all_in(ReminderState.SENT, 30), 10), states()
@@ -139,8 +141,8 @@ def test_a_provider_failing_twice_then_succeeding_and_a_refused_recipient(inbox)
     refused = TaskFactory(owner=UserFactory(email="refused@example.com"))
     inbox.transient["busy@example.com"] = 2
     moment = timezone.now() + timedelta(seconds=0.3)
-    busy_reminder = reminders.reminder_add(task=busy, at=moment)
-    refused_reminder = reminders.reminder_add(task=refused, at=moment)
+    busy_reminder = reminder_add(user=busy.owner, task_id=busy.pk, at=moment)
+    refused_reminder = reminder_add(user=refused.owner, task_id=refused.pk, at=moment)
 
     # Retries back off 300 ms, then 600 ms (REMINDER_RETRY_BACKOFF_MS=300 in the worker).
     assert wait_until(lambda: len(inbox.received) == 1, 5)

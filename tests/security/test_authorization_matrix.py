@@ -17,7 +17,7 @@ from graphql import GraphQLInputObjectType, get_named_type
 
 from schema.schema import schema
 from tasks.models import Reminder, Task, TaskDependency
-from tests.factories import DoneTaskFactory, TaskDependencyFactory, TaskFactory
+from tests.factories import DoneTaskFactory, ReminderFactory, TaskDependencyFactory, TaskFactory
 from tests.graphql import GraphQLClient, global_id
 from tests.security.tokens import bearer_client, token_for
 from users.models import ApiToken, User
@@ -46,10 +46,9 @@ VICTIM_OBJECTS: dict[str, tuple[str, Callable[[User], object]]] = {
     "api_token": ("ApiToken", lambda victim: token_for(victim, name=f"{MARK} token")[0]),
     "reminder": (
         "Reminder",
-        lambda victim: Reminder.objects.create(
+        lambda victim: ReminderFactory(
             task=TaskFactory(owner=victim, title=f"{MARK} reminded", scheduled_at=IN_A_WEEK),
             remind_at=IN_A_WEEK,
-            due_at=IN_A_WEEK,
         ),
     ),
 }

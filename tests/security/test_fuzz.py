@@ -29,7 +29,7 @@ from tests.factories import DoneTaskFactory, TaskDependencyFactory, TaskFactory,
 from tests.security.tokens import token_for
 from users.models import ApiToken
 
-pytestmark = pytest.mark.django_db(transaction=False)
+pytestmark = [pytest.mark.django_db(transaction=False), pytest.mark.fuzz]
 
 # Per root field: through an API token (most of the API), then through a cookie session
 # (the account mutations that tokens may not call: login, register, passwordChange, ...).

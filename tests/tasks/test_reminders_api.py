@@ -4,9 +4,8 @@ import pytest
 from django.utils import timezone
 from dramatiq import Message
 
-from jobs import actors
 from tasks.models import Reminder, ReminderState
-from tests.factories import DoneTaskFactory, TaskFactory
+from tests.factories import DoneTaskFactory, ReminderFactory, TaskFactory
 from tests.graphql import global_id
 
 pytestmark = pytest.mark.django_db
@@ -41,14 +40,6 @@ SCHEDULED = datetime(2030, 5, 1, 7, 30, tzinfo=UTC)
 
 def iso(moment: datetime) -> str:
     return moment.isoformat()
-
-
-@pytest.fixture
-def stub_broker():
-    broker = actors.deliver_due_reminders.broker
-    broker.flush_all()
-    yield broker
-    broker.flush_all()
 
 
 def wake_ups(broker) -> list[int]:
@@ -156,7 +147,7 @@ def test_a_done_task_takes_no_reminder(user, gql):
 
 def test_another_users_task_and_reminders_do_not_exist(other_user, gql):
     task = TaskFactory(owner=other_user, scheduled_at=SCHEDULED)
-    reminder = Reminder.objects.create(task=task, remind_at=SCHEDULED, due_at=SCHEDULED)
+    reminder = ReminderFactory(task=task, remind_at=SCHEDULED)
     data = gql.data(ADD, {"taskId": global_id("Task", task.pk), "input": {"minutesBefore": 5}})
     assert data["reminderAdd"]["errors"] == [
         {"field": "taskId", "message": "Task not found.", "code": "not_found"}
@@ -170,7 +161,7 @@ def test_another_users_task_and_reminders_do_not_exist(other_user, gql):
 
 def test_reminder_delete_removes_it(user, gql):
     task = TaskFactory(owner=user)
-    reminder = Reminder.objects.create(task=task, remind_at=SCHEDULED, due_at=SCHEDULED)
+    reminder = ReminderFactory(task=task, remind_at=SCHEDULED)
     rid = global_id("Reminder", reminder.pk)
     data = gql.data(DELETE, {"id": rid})
     assert data["reminderDelete"] == {"deletedId": rid, "errors": []}
@@ -211,10 +202,8 @@ def test_unscheduling_cancels_relative_reminders(user, gql):
 
 def test_completing_a_task_cancels_its_unsent_reminders(user, gql):
     task = TaskFactory(owner=user, scheduled_at=SCHEDULED)
-    Reminder.objects.create(task=task, remind_at=SCHEDULED, due_at=SCHEDULED)
-    Reminder.objects.create(
-        task=task, remind_at=SCHEDULED, due_at=SCHEDULED, state=ReminderState.SENT
-    )
+    ReminderFactory(task=task, remind_at=SCHEDULED)
+    ReminderFactory(task=task, remind_at=SCHEDULED, state=ReminderState.SENT)
     data = gql.data(COMPLETE, {"id": global_id("Task", task.pk)})
     assert data["taskComplete"]["task"]["reminders"] == [
         {"state": "CANCELLED"},
@@ -244,7 +233,7 @@ def test_a_near_reminder_is_queued_with_a_wake_up_after_commit(
 def test_reminders_of_a_task_list_cost_one_query(user, gql, django_assert_num_queries):
     for n in range(5):
         task = TaskFactory(owner=user, title=f"T{n}", scheduled_at=SCHEDULED)
-        Reminder.objects.create(task=task, remind_at=SCHEDULED, due_at=SCHEDULED)
+        ReminderFactory(task=task, remind_at=SCHEDULED)
     # session, user, tasks, reminders (edges only: no totalCount asked)
     with django_assert_num_queries(4):
         data = gql.data(TASKS)
@@ -253,9 +242,7 @@ def test_reminders_of_a_task_list_cost_one_query(user, gql, django_assert_num_qu
 
 def test_rescheduling_a_done_task_does_not_re_arm_its_sent_reminder(user, gql):
     task = DoneTaskFactory(owner=user, scheduled_at=SCHEDULED)
-    Reminder.objects.create(
-        task=task, remind_at=SCHEDULED, due_at=SCHEDULED, minutes_before=0, state="SENT"
-    )
+    ReminderFactory(task=task, remind_at=SCHEDULED, minutes_before=0, state="SENT")
     data = gql.data(
         UPDATE, {"id": global_id("Task", task.pk), "input": {"scheduledAt": "2030-06-01T00:00Z"}}
     )
@@ -266,9 +253,7 @@ def test_rescheduling_a_done_task_does_not_re_arm_its_sent_reminder(user, gql):
 
 def test_rescheduling_re_arms_a_sent_relative_reminder_for_the_new_time(user, gql):
     task = TaskFactory(owner=user, scheduled_at=SCHEDULED)
-    Reminder.objects.create(
-        task=task, remind_at=SCHEDULED, due_at=SCHEDULED, minutes_before=0, state="SENT"
-    )
+    ReminderFactory(task=task, remind_at=SCHEDULED, minutes_before=0, state="SENT")
     data = gql.data(
         UPDATE, {"id": global_id("Task", task.pk), "input": {"scheduledAt": "2030-06-01T00:00Z"}}
     )

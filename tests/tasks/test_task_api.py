@@ -1,3 +1,5 @@
+from datetime import UTC, datetime
+
 import pytest
 
 from tasks.models import Task, TaskDependency
@@ -35,6 +37,10 @@ GET = "query G($id: ID!) { task(id: $id) { title preTasks { title } dependents {
 
 def tid(task: Task) -> str:
     return global_id("Task", task.pk)
+
+
+def tid_missing() -> str:
+    return global_id("Task", 999_999)
 
 
 def test_task_create_returns_the_task_with_its_pre_tasks(user, gql):
@@ -113,21 +119,34 @@ def test_task_create_accepts_a_title_of_exactly_200_characters(gql):
     assert Task.objects.get().title == "x" * 200
 
 
-def test_task_create_refuses_foreign_missing_and_malformed_pre_task_ids_alike(gql, other_user):
-    foreign = TaskFactory(owner=other_user)
-    expected = [
-        {"field": "preTaskIds", "message": "1 of the pre-tasks do not exist.", "code": "not_found"}
-    ]
-    for bad in (tid(foreign), global_id("Task", 999_999)):
-        data = gql.data(CREATE, {"input": {"title": "t", "preTaskIds": [bad]}})
-        assert data["taskCreate"] == {"task": None, "errors": expected}
+@pytest.mark.parametrize("whose", ["another user's", "missing"])
+def test_task_create_refuses_foreign_and_missing_pre_task_ids_alike(gql, other_user, whose):
+    bad = tid(TaskFactory(owner=other_user)) if whose == "another user's" else tid_missing()
+
+    data = gql.data(CREATE, {"input": {"title": "t", "preTaskIds": [bad]}})
+
+    assert data["taskCreate"] == {
+        "task": None,
+        "errors": [
+            {
+                "field": "preTaskIds",
+                "message": "1 of the pre-tasks do not exist.",
+                "code": "not_found",
+            }
+        ],
+    }
+    assert Task.objects.filter(title="t").count() == 0
+    assert TaskDependency.objects.count() == 0
+
+
+def test_task_create_refuses_a_pre_task_id_of_another_type(gql):
     data = gql.data(CREATE, {"input": {"title": "t", "preTaskIds": [global_id("User", 1)]}})
+
     assert data["taskCreate"] == {
         "task": None,
         "errors": [{"field": "preTaskIds", "message": "Pre-task not found.", "code": "not_found"}],
     }
     assert Task.objects.filter(title="t").count() == 0
-    assert TaskDependency.objects.count() == 0
 
 
 def test_task_create_with_an_unparseable_date_is_a_graphql_error_not_a_500(gql):
@@ -146,12 +165,24 @@ def test_task_update_changes_only_given_fields(user, gql):
     }
 
 
-def test_task_update_sets_and_clears_the_schedule(user, gql):
-    task = TaskFactory(owner=user)
+def test_task_update_sets_the_schedule(user, gql):
+    task = TaskFactory(owner=user, scheduled_at=None)
+
     data = gql.data(UPDATE, {"id": tid(task), "input": {"scheduledAt": "2031-01-01T00:00:00Z"}})
+
     assert data["taskUpdate"]["task"]["scheduledAt"] == "2031-01-01T00:00:00+00:00"
+    task.refresh_from_db()
+    assert task.scheduled_at == datetime(2031, 1, 1, tzinfo=UTC)
+
+
+def test_task_update_with_a_null_schedule_unschedules_the_task(user, gql):
+    task = TaskFactory(owner=user, scheduled_at=datetime(2031, 1, 1, tzinfo=UTC))
+
     data = gql.data(UPDATE, {"id": tid(task), "input": {"scheduledAt": None}})
+
     assert data["taskUpdate"]["task"]["scheduledAt"] is None
+    task.refresh_from_db()
+    assert task.scheduled_at is None
 
 
 def test_task_update_refuses_bad_input_without_a_partial_write(user, gql):
@@ -185,16 +216,38 @@ def test_task_delete_removes_the_task_and_its_edges(user, gql):
     assert TaskDependency.objects.count() == 0
 
 
-def test_task_complete_and_reopen(user, gql):
+def test_task_complete_marks_the_task_done_now(user, gql):
     task = TaskFactory(owner=user)
+
     done = gql.data(COMPLETE, {"id": tid(task)})["taskComplete"]
-    assert done["task"]["status"] == "DONE"
-    assert done["task"]["completedAt"] is not None
-    assert done["errors"] == []
+
+    task.refresh_from_db()
+    assert task.completed_at is not None
+    assert done == {
+        "task": {"status": "DONE", "completedAt": task.completed_at.isoformat()},
+        "errors": [],
+    }
+
+
+def test_completing_a_done_task_keeps_its_completion_time(user, gql):
+    task = DoneTaskFactory(owner=user)
+
     again = gql.data(COMPLETE, {"id": tid(task)})["taskComplete"]
-    assert again["task"]["completedAt"] == done["task"]["completedAt"]
+
+    assert again == {
+        "task": {"status": "DONE", "completedAt": task.completed_at.isoformat()},
+        "errors": [],
+    }
+
+
+def test_task_reopen_clears_the_completion(user, gql):
+    task = DoneTaskFactory(owner=user)
+
     reopened = gql.data(REOPEN, {"id": tid(task)})["taskReopen"]
+
     assert reopened == {"task": {"status": "OPEN", "completedAt": None}, "errors": []}
+    task.refresh_from_db()
+    assert (task.status, task.completed_at) == ("OPEN", None)
 
 
 def test_task_query_returns_own_task_with_its_edges(user, gql):
@@ -209,9 +262,11 @@ def test_task_query_returns_own_task_with_its_edges(user, gql):
     }
 
 
-def test_task_query_gives_null_for_missing_and_wrong_type_ids(gql):
-    assert gql.data(GET, {"id": global_id("Task", 424242)}) == {"task": None}
-    assert gql.data(GET, {"id": global_id("User", 1)}) == {"task": None}
+@pytest.mark.parametrize(
+    "node_id", [global_id("Task", 424242), global_id("User", 1)], ids=["missing", "wrong-type"]
+)
+def test_task_query_gives_null_for_missing_and_wrong_type_ids(gql, node_id):
+    assert gql.data(GET, {"id": node_id}) == {"task": None}
 
 
 def test_task_query_with_a_malformed_id_is_a_clear_graphql_error(gql):

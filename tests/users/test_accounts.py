@@ -145,11 +145,14 @@ def test_user_update_refuses_a_bad_timezone_and_changes_nothing(user, gql):
     assert (user.timezone, user.first_name) == ("Europe/Paris", "")
 
 
-def test_user_update_refuses_null_and_overlong_names(gql):
+def test_user_update_refuses_a_null_timezone(gql):
     data = gql.data(USER_UPDATE, {"input": {"timezone": None}})
     assert data["userUpdate"]["errors"] == [
         {"field": "timezone", "message": "This field cannot be null.", "code": "null"}
     ]
+
+
+def test_user_update_refuses_an_overlong_name(gql):
     data = gql.data(USER_UPDATE, {"input": {"lastName": "x" * 151}})
     assert [(e["field"], e["code"]) for e in data["userUpdate"]["errors"]] == [
         ("lastName", "max_length")
@@ -198,14 +201,27 @@ def test_password_change_ends_other_sessions(user, gql):
     assert GraphQLClient(other_device).data(ME)["me"] is None
 
 
-def test_login_and_mutations_need_the_csrf_token_when_cookies_carry_the_session(user):
-    browser = Client(enforce_csrf_checks=True)
-    gql = GraphQLClient(browser)
+def test_a_browser_post_without_the_csrf_token_is_refused(user):
+    # Given a browser whose requests Django checks for CSRF, as for cookie sessions
+    gql = GraphQLClient(Client(enforce_csrf_checks=True))
+
+    # When it logs in without the token
     refused = gql.post(LOGIN, {"email": "alice@example.com", "password": PASSWORD})
+
+    # Then the request is refused before any GraphQL runs
     assert refused.status_code == 403
+
+
+def test_a_browser_post_with_the_token_from_csrf_is_accepted(user):
+    # Given a browser that fetched the token from /csrf/
+    browser = Client(enforce_csrf_checks=True)
     token = browser.get("/csrf/").json()["csrfToken"]
-    accepted = gql.post(
+
+    # When it logs in sending the token
+    accepted = GraphQLClient(browser).post(
         LOGIN, {"email": "alice@example.com", "password": PASSWORD}, X_CSRFToken=token
     )
+
+    # Then the mutation runs
     assert accepted.status_code == 200
     assert accepted.json()["data"]["login"]["user"] == {"email": "alice@example.com"}

@@ -1,4 +1,9 @@
-"""Claim due reminders, send their emails, record each outcome."""
+"""Claim due reminders, send their emails, record each outcome.
+
+The loop belongs to the reminder's state machine (claim, release, retry or fail), so it lives
+here; what the email says is the caller's: ``deliver_batch`` takes the composer as a parameter
+(the actor passes ``jobs.emails.reminder_email``), so this module imports nothing from jobs.
+"""
 
 import logging
 import smtplib
@@ -11,24 +16,29 @@ from anymail.exceptions import (
     AnymailRecipientsRefused,
 )
 from django.conf import settings
-from django.core.mail import get_connection
+from django.core.mail import EmailMessage, get_connection
+from django.core.mail.backends.base import BaseEmailBackend
 from django.utils import timezone
 
-from jobs.emails import reminder_email
-from tasks.reminders import (
+from tasks.models import Reminder
+from tasks.reminders.claims import (
     Sent,
     reminder_claim_due,
     reminder_mark_failed,
     reminder_mark_sent,
     reminder_release,
     reminder_worker_session,
-    reminders_for_delivery,
 )
+from tasks.reminders.selectors import reminders_for_delivery
 
 logger = logging.getLogger(__name__)
 
 # Provider answers that will not change on a retry.
 PERMANENT_HTTP_STATUSES = {400, 413, 422}
+
+
+# The email for a reminder loaded by ``reminders_for_delivery``, sent on this connection.
+Composer = Callable[[Reminder, BaseEmailBackend], EmailMessage]
 
 
 def is_permanent(exc: BaseException) -> bool:
@@ -97,8 +107,11 @@ class SentMarks:
         self.flushed = time.monotonic()
 
 
-def deliver_batch(*, limit: int, on_full_batch: Callable[[], None] | None = None) -> dict:
-    """Claim up to ``limit`` due reminders and send each. Returns counts by outcome."""
+def deliver_batch(
+    *, limit: int, compose: Composer, on_full_batch: Callable[[], None] | None = None
+) -> dict:
+    """Claim up to ``limit`` due reminders and send each email ``compose`` makes. Returns counts
+    by outcome."""
     reminder_worker_session()
     claims = reminder_claim_due(limit=limit)
     counts = {"claimed": len(claims), "sent": 0, "retrying": 0, "failed": 0, "released": 0}
@@ -121,7 +134,7 @@ def deliver_batch(*, limit: int, on_full_batch: Callable[[], None] | None = None
                 break
             claim = by_pk[reminder.pk]
             try:
-                message = reminder_email(reminder, connection=connection)
+                message = compose(reminder, connection)
                 send_started = time.monotonic()
                 connection.send_messages([message])
             except Exception as exc:

@@ -1,123 +1,43 @@
-"""GraphQL object types: thin projections of the models."""
+"""Task types: thin projections of the models, with the graph's computed fields."""
 
-from enum import Enum
-from typing import TYPE_CHECKING, Annotated, ClassVar
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 import strawberry_django
 from django.conf import settings
 from django.db.models import Prefetch, QuerySet
-from strawberry import Info, auto, relay
-from strawberry.annotation import StrawberryAnnotation
-from strawberry.types.field import StrawberryField
-from strawberry_django.fields.field import StrawberryDjangoField
+from strawberry import Info, auto
 from strawberry_django.optimizer import optimize
 
-from schema.connections import bounded_first
+from schema.connections import PAGE_SIZE, bounded_first
 from schema.cost import argument_value
+from schema.fastpath import ColumnField, fast_node_id
+from schema.ids import ModelNode
 from tasks import selectors
 from tasks.models import Task, TaskStatus
-from users.models import User
 
 if TYPE_CHECKING:
     from schema.reminders import ReminderType
 
-
-class ColumnField(StrawberryDjangoField):
-    """A model column read straight off the instance.
-
-    Plain columns need none of strawberry-django's per-call machinery (the optimizer has
-    already put them in the SELECT), so they take strawberry's fast path for basic fields.
-    Relations and fields with resolvers or extensions keep the full path.
-    """
-
-    @property
-    def is_basic_field(self) -> bool:
-        return not (self.is_relation or self.base_resolver or self.extensions)
-
-    def read(self, source):
-        """The column's loaded value; KeyError when deferred or computed."""
-        return source.__dict__[self.django_name]
-
-    def get_result(self, source, info, args, kwargs):
-        if not self.is_relation and self.base_resolver is None:
-            try:
-                return self.read(source)
-            except (AttributeError, KeyError):
-                pass  # deferred or computed: let strawberry-django load it
-        # A prefetched to-many relation (the optimizer plans them for every list) is read
-        # from Django's prefetch cache directly: going through the related manager builds a
-        # manager and a filtered queryset per object only to find the same cache.
-        if self.is_relation and self.base_resolver is None and source is not None:
-            cache = getattr(source, "_prefetched_objects_cache", None)
-            prefetched = cache.get(self.django_name) if cache else None
-            if prefetched is not None and prefetched._result_cache is not None:
-                return prefetched._result_cache
-        return super().get_result(source, info, args, kwargs)
+# Derived from the model's choices: a new status is one edit, in the model.
+TaskStatusEnum = strawberry.enum(TaskStatus, name="TaskStatus")
 
 
-class GlobalIDField(StrawberryField):
-    """`id` as a basic field: the global ID built from the model's class name and primary key.
+def _walk(selector, description: str):
+    """A field with the tasks ``selector`` reaches through the graph, their depth, and whether
+    the cap cut the read."""
 
-    Relay's own `id` resolver scans the type's annotations on every call and runs the full
-    resolver chain: about 60 us an object, a third of a 50-task page with its pre-tasks.
-    GraphQL type names equal model class names here (a test checks it).
-    """
-
-    def __init__(self) -> None:
-        super().__init__(
-            python_name="_id",
-            graphql_name="id",
-            type_annotation=StrawberryAnnotation(relay.GlobalID),
-            description="The globally unique ID of this object.",
+    def resolve(
+        self, root: Task, max_depth: int | None = None, first: int | None = None
+    ) -> "TaskReachType":
+        limit = bounded_first(first, settings.GRAPHQL_MAX_TRANSITIVE)
+        reach = selector(task=root, max_depth=max_depth, limit=limit)
+        return TaskReachType(
+            items=[TaskAtDepth(task=item.task, depth=item.depth) for item in reach.items],
+            truncated=reach.truncated,
         )
 
-    @property
-    def is_basic_field(self) -> bool:
-        return True
-
-    def read(self, source) -> relay.GlobalID:
-        return relay.GlobalID(type(source).__name__, str(source.pk))
-
-    def get_result(self, source, info, args, kwargs) -> relay.GlobalID:
-        return self.read(source)
-
-
-def fast_node_id(cls):
-    """Swap Relay's resolver-based `id` of a node type for GlobalIDField."""
-    definition = cls.__strawberry_definition__
-    definition.fields = [
-        GlobalIDField() if field.python_name == "_id" else field for field in definition.fields
-    ]
-    return cls
-
-
-class ModelNode(relay.Node):
-    """A Relay node whose global ID wraps the model's primary key."""
-
-    _id_attr: ClassVar[str] = "pk"
-
-
-@strawberry.enum(name="TaskStatus")
-class TaskStatusEnum(Enum):
-    OPEN = "OPEN"
-    DONE = "DONE"
-
-
-@fast_node_id
-@strawberry_django.type(User, name="User", field_cls=ColumnField)
-class UserType(ModelNode):
-    email: auto
-    first_name: auto
-    last_name: auto
-    timezone: auto = strawberry_django.field(description="IANA time zone name, e.g. Europe/Paris.")
-
-    @classmethod
-    def get_queryset(cls, queryset: QuerySet[User], info: Info, **kwargs) -> QuerySet[User]:
-        user = info.context.request.user
-        if not user.is_authenticated:
-            return queryset.none()
-        return queryset.filter(pk=user.pk)
+    return strawberry_django.field(resolve, description=description, only=["owner_id"])
 
 
 @fast_node_id
@@ -147,7 +67,7 @@ class TaskType(ModelNode):
         ],
     )
     def dependents(self, info: Info, first: int | None = None) -> list["TaskType"]:
-        limit = bounded_first(first, settings.GRAPHQL_MAX_PAGE_SIZE)
+        limit = bounded_first(first, PAGE_SIZE)
         return _related_tasks(self, "dependents", info, limit=limit)
 
     reminders: list[Annotated["ReminderType", strawberry.lazy("schema.reminders")]] = (
@@ -209,28 +129,17 @@ class TaskType(ModelNode):
             return selectors.schedule_conflicts_among(task=root, pre_tasks=prefetched)
         return list(selectors.task_schedule_conflicts(task=root))
 
-    @strawberry_django.field(
-        description="The tasks this one waits for, transitively, nearest first (depth 1 = "
-        "pre-task): at most `first`, never more than GRAPHQL_MAX_TRANSITIVE (200 by default); "
-        "`truncated` says when some were left out. A fixed number of queries per task.",
-        only=["owner_id"],
+    ancestors = _walk(
+        selectors.task_ancestors,
+        "The tasks this one waits for, transitively, nearest first (depth 1 = pre-task): at "
+        "most `first`, never more than GRAPHQL_MAX_TRANSITIVE (200 by default); `truncated` "
+        "says when some were left out. A fixed number of queries per task.",
     )
-    def ancestors(
-        self, root: Task, max_depth: int | None = None, first: int | None = None
-    ) -> "TaskReachType":
-        limit = bounded_first(first, settings.GRAPHQL_MAX_TRANSITIVE)
-        return _reach(selectors.task_ancestors(task=root, max_depth=max_depth, limit=limit))
-
-    @strawberry_django.field(
-        description="The tasks waiting for this one, transitively, nearest first (depth 1 = "
-        "dependent), bounded like `ancestors`.",
-        only=["owner_id"],
+    descendants = _walk(
+        selectors.task_descendants,
+        "The tasks waiting for this one, transitively, nearest first (depth 1 = dependent), "
+        "bounded like `ancestors`.",
     )
-    def descendants(
-        self, root: Task, max_depth: int | None = None, first: int | None = None
-    ) -> "TaskReachType":
-        limit = bounded_first(first, settings.GRAPHQL_MAX_TRANSITIVE)
-        return _reach(selectors.task_descendants(task=root, max_depth=max_depth, limit=limit))
 
     @classmethod
     def get_queryset(cls, queryset: QuerySet[Task], info: Info, **kwargs) -> QuerySet[Task]:
@@ -259,7 +168,7 @@ def _prefetched_attr(relation: str, limit: int | None) -> str:
 
 def _dependents_limit(info: Info) -> int:
     # The prefetch is planned before the resolver checks `first`: clamp here, refuse there.
-    cap = settings.GRAPHQL_MAX_PAGE_SIZE
+    cap = PAGE_SIZE
     raw = info._raw_info
     first = argument_value(raw.field_nodes[0], "first", raw.variable_values)
     return min(max(first, 0), cap) if isinstance(first, int) else cap
@@ -285,11 +194,4 @@ class TaskReachType:
     items: list[TaskAtDepth] = strawberry.field(description="Nearest first, then by schedule.")
     truncated: bool = strawberry.field(
         description="True when the read stopped at its cap: more tasks lie beyond."
-    )
-
-
-def _reach(reach: selectors.TaskReach) -> TaskReachType:
-    return TaskReachType(
-        items=[TaskAtDepth(task=item.task, depth=item.depth) for item in reach.items],
-        truncated=reach.truncated,
     )

@@ -1,5 +1,5 @@
-"""Real local services the reminder tests start and stop: a private redis-server, an SMTP
-server on loopback (aiosmtpd), and Dramatiq worker processes. Ports come from 18300-18399."""
+"""Real local processes the tests start and stop: a private redis-server, an SMTP server on
+loopback (aiosmtpd, in a thread), and Dramatiq worker processes. Ports come from 18300-18399."""
 
 import asyncio
 import email

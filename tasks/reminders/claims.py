@@ -1,0 +1,170 @@
+"""The worker's state transitions. A claim (SENDING, with a new ``version``) is taken by one
+conditional UPDATE; every later write checks (id, version, SENDING), so a worker that lost its
+claim (the dispatcher thought it dead, the task moved) cannot overwrite a newer state."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import F, Q
+from django.utils import timezone
+
+from tasks.models import Reminder, ReminderState
+from tasks.reminders.sql import states, table, update_returning
+from tasks.reminders.wakeups import wake_after_commit
+
+CLAIMABLE = (ReminderState.PENDING, ReminderState.QUEUED)
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    pk: int
+    version: int
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    claim: Claim
+    at: datetime
+    message_id: str = ""
+    delivery_status: str = "sent"
+
+
+def reminder_worker_session() -> None:
+    """Let this connection's commits return before their WAL flush (PostgreSQL).
+
+    A worker crash cannot lose such a commit; a database crash can lose the last fraction of
+    a second of them, and the price is a duplicate email (a SENT mark lost) or a retry (a claim
+    lost), never a lost reminder. It makes one UPDATE per email cheap enough for batches of
+    thousands a second.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET synchronous_commit TO OFF")
+
+
+def reminder_claim_due(*, limit: int, now: datetime | None = None) -> list[Claim]:
+    """Claim up to ``limit`` due reminders for sending, with one conditional UPDATE.
+
+    A reminder is claimable while PENDING or QUEUED with ``due_at`` reached: one that was
+    rescheduled, cancelled, deleted or already claimed does not match, so a stale wake-up
+    claims nothing. Concurrent claimers get disjoint rows (SKIP LOCKED on PostgreSQL; SQLite
+    serializes writers).
+    """
+    now = now or timezone.now()
+    lock = " FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
+    reminders = table()
+    rows = update_returning(
+        f"UPDATE {reminders} SET state = 'SENDING', attempts = attempts + 1,"
+        f" version = version + 1, claimed_at = %s, updated_at = %s"
+        f" WHERE id IN (SELECT id FROM {reminders} WHERE state IN ({states(CLAIMABLE)})"
+        f" AND due_at <= %s ORDER BY due_at LIMIT %s{lock})"
+        f" AND state IN ({states(CLAIMABLE)})"
+        f" RETURNING id, version, attempts",
+        [now, now, now, limit],
+    )
+    return [Claim(*row) for row in rows]
+
+
+def reminder_mark_sent(*, sent: Sequence[Sent]) -> int:
+    """The provider accepted these emails: one UPDATE for all of them, committed at once.
+    Each row changes only if its claim still holds. Returns how many rows changed."""
+    if not sent:
+        return 0
+    if connection.vendor != "postgresql":
+        return sum(len(_mark_sent_rows([item])) for item in sent)
+    return len(_mark_sent_rows(sent))
+
+
+def _mark_sent_rows(sent: Sequence[Sent]) -> list[tuple]:
+    reminders = table()
+    if connection.vendor != "postgresql":
+        [item] = sent
+        return update_returning(
+            f"UPDATE {reminders} SET state = 'SENT', sent_at = %s, updated_at = %s,"
+            f" message_id = %s, delivery_status = %s, last_error = ''"
+            f" WHERE id = %s AND version = %s AND state = 'SENDING' RETURNING id",
+            [
+                item.at,
+                item.at,
+                item.message_id[:255],
+                item.delivery_status[:32],
+                item.claim.pk,
+                item.claim.version,
+            ],
+        )
+    values = ", ".join(
+        ["(%s::bigint, %s::integer, %s::timestamptz, %s::text, %s::text)"] * len(sent)
+    )
+    params = []
+    for item in sent:
+        params += [
+            item.claim.pk,
+            item.claim.version,
+            item.at,
+            item.message_id[:255],
+            item.delivery_status[:32],
+        ]
+    return update_returning(
+        f"UPDATE {reminders} AS r SET state = 'SENT', sent_at = v.sent_at,"
+        f" updated_at = v.sent_at, message_id = v.message_id, delivery_status = v.status,"
+        f" last_error = ''"
+        f" FROM (VALUES {values}) AS v(id, version, sent_at, message_id, status)"
+        f" WHERE r.id = v.id AND r.version = v.version AND r.state = 'SENDING' RETURNING r.id",
+        params,
+    )
+
+
+def reminder_release(*, claims: Sequence[Claim]) -> int:
+    """Give claims back unsent (the batch ran long): QUEUED again, the attempt not counted."""
+    if not claims:
+        return 0
+    now = timezone.now()
+    held = Q()
+    for claim in claims:
+        held |= Q(pk=claim.pk, version=claim.version)
+    released = Reminder.objects.filter(held, state=ReminderState.SENDING).update(
+        state=ReminderState.QUEUED,
+        attempts=F("attempts") - 1,
+        version=F("version") + 1,
+        queued_at=now,
+        updated_at=now,
+    )
+    if released:
+        wake_after_commit([now])
+    return released
+
+
+def reminder_mark_failed(*, claim: Claim, error: str, permanent: bool) -> datetime | None:
+    """Record a failed attempt. Returns the retry moment, or None when the reminder is FAILED
+    (a permanent error, or the last attempt)."""
+    now = timezone.now()
+    if permanent or claim.attempts >= settings.REMINDER_MAX_ATTEMPTS:
+        _finish(claim, state=ReminderState.FAILED, last_error=error)
+        return None
+    backoff_ms = settings.REMINDER_RETRY_BACKOFF_MS * 2 ** (claim.attempts - 1)
+    retry_at = now + timedelta(milliseconds=min(backoff_ms, 3_600_000))
+    updated = _finish(
+        claim,
+        state=ReminderState.QUEUED,
+        due_at=retry_at,
+        queued_at=now,
+        last_error=error,
+        version=F("version") + 1,
+    )
+    if updated:
+        wake_after_commit([retry_at])
+    return retry_at if updated else None
+
+
+def _finish(claim: Claim, **changes) -> bool:
+    """Write the outcome of a claim, only if the claim still holds."""
+    changes.setdefault("updated_at", timezone.now())
+    return bool(
+        Reminder.objects.filter(
+            pk=claim.pk, version=claim.version, state=ReminderState.SENDING
+        ).update(**changes)
+    )
