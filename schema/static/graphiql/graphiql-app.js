@@ -1,0 +1,60 @@
+// GraphiQL for /graphql/, with no inline script: the page's Content-Security-Policy allows
+// scripts from this site only. The server passes its settings in a JSON block
+// (#graphiql-config): the endpoint, the CSRF cookie's name and the default tabs.
+(function () {
+  "use strict";
+
+  const config = JSON.parse(document.getElementById("graphiql-config").textContent);
+
+  function cookie(name) {
+    for (const part of document.cookie.split(";")) {
+      const eq = part.indexOf("=");
+      if (eq >= 0 && part.slice(0, eq).trim() === name) {
+        return decodeURIComponent(part.slice(eq + 1).trim());
+      }
+    }
+    return null;
+  }
+
+  // The CSRF token is read again for every request: logging in or out rotates it, and the
+  // next mutation must send the new one without a reload.
+  async function fetcher(params, options) {
+    const headers = {
+      "Content-Type": "application/json",
+      Accept: "application/json",
+      ...((options && options.headers) || {}),
+    };
+    const token = cookie(config.csrfCookieName);
+    if (token && !("X-CSRFToken" in headers)) {
+      headers["X-CSRFToken"] = token;
+    }
+    const response = await fetch(config.endpoint, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: headers,
+      body: JSON.stringify(params),
+    });
+    const text = await response.text();
+    try {
+      return JSON.parse(text);
+    } catch (error) {
+      return { errors: [{ message: `HTTP ${response.status}: ${text.slice(0, 500)}` }] };
+    }
+  }
+
+  const explorer = GraphiQLPluginExplorer.explorerPlugin();
+
+  function App() {
+    return React.createElement(GraphiQL, {
+      fetcher: fetcher,
+      defaultTabs: config.defaultTabs,
+      plugins: [explorer],
+      defaultEditorToolsVisibility: true,
+      isHeadersEditorEnabled: true,
+      shouldPersistHeaders: false,
+      inputValueDeprecation: true,
+    });
+  }
+
+  ReactDOM.createRoot(document.getElementById("graphiql")).render(React.createElement(App));
+})();
