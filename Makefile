@@ -14,7 +14,7 @@ UV_COMPILE := $(BIN)/uv pip compile pyproject.toml --universal --python-version 
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install lock run test test-quick lint schema worker scheduler bench clean
+.PHONY: install lock run test test-quick lint schema worker scheduler bench clean vendor-graphiql
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +58,11 @@ worker: $(STAMP)
 
 scheduler: $(STAMP)
 	$(BIN)/python manage.py runscheduler
+
+# Refresh schema/static/graphiql/vendor/ from the npm registry (needs npm; the output is
+# committed, so `make run` never needs this). Versions and integrity: frontend/vendor_graphiql.py.
+vendor-graphiql:
+	$(PYTHON) frontend/vendor_graphiql.py
 
 bench: $(STAMP)
 	$(BIN)/python bench/graphql_list.py

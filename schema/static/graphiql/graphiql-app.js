@@ -16,9 +16,27 @@
     return null;
   }
 
+  // GraphiQL 3 keeps the last named operation it parsed when the editor then holds only
+  // anonymous ones (or another tab's), and the server refuses the stale name.
+  function namesAnOperationIn(query, name) {
+    try {
+      return GraphiQL.GraphQL.parse(query).definitions.some(
+        (definition) =>
+          definition.kind === "OperationDefinition" &&
+          definition.name &&
+          definition.name.value === name,
+      );
+    } catch (error) {
+      return true; // unparseable: let the server say why
+    }
+  }
+
   // The CSRF token is read again for every request: logging in or out rotates it, and the
   // next mutation must send the new one without a reload.
   async function fetcher(params, options) {
+    if (params.operationName && !namesAnOperationIn(params.query, params.operationName)) {
+      params = { ...params, operationName: null };
+    }
     const headers = {
       "Content-Type": "application/json",
       Accept: "application/json",
@@ -48,6 +66,7 @@
     return React.createElement(GraphiQL, {
       fetcher: fetcher,
       defaultTabs: config.defaultTabs,
+      defaultQuery: "# Type an operation; run it with Ctrl-Enter or the play button.\n",
       plugins: [explorer],
       defaultEditorToolsVisibility: true,
       isHeadersEditorEnabled: true,
