@@ -6,13 +6,24 @@ masked as "Internal error" in production). The same checks run here first, with 
 messages, as GraphQL errors.
 """
 
-from typing import Any
+from typing import Any, ClassVar
 
 import strawberry
+from django.db.models import Count, QuerySet, Subquery, Value
 from graphql import GraphQLError
 from strawberry import Info, relay
 from strawberry.relay.utils import SliceMetadata
-from strawberry_django.relay import DjangoListConnection
+from strawberry.types.field import StrawberryField
+from strawberry_django.fields.field import StrawberryDjangoConnectionExtension
+from strawberry_django.relay import DjangoCursorConnection, DjangoListConnection
+from strawberry_django.relay.cursor_connection import (
+    DjangoCursorEdge,
+    OrderedCollectionCursor,
+    annotate_ordering_fields,
+)
+
+
+NOT_A_CURSOR = "Arguments 'before' and 'after' take cursors returned by this field."
 
 # The most items one page of a connection holds (the schema's relay_max_results).
 PAGE_SIZE = 100
@@ -45,7 +56,7 @@ class ListConnection(DjangoListConnection[relay.NodeType]):
         except (ValueError, TypeError) as exc:
             message = str(exc)
             if not message.startswith("Argument '"):  # undecodable cursor
-                message = "Arguments 'before' and 'after' take cursors returned by this field."
+                message = NOT_A_CURSOR
             raise PagingError(message) from None
         return super().resolve_connection(
             nodes,
@@ -57,3 +68,129 @@ class ListConnection(DjangoListConnection[relay.NodeType]):
             max_results=max_results,
             **kwargs,
         )
+
+
+# Keyset pagination (issue 11). A cursor holds the row's values of the sort keys and its id, and
+# the next page is "rows after these values" in SQL: inserting or deleting rows between two page
+# reads neither repeats nor skips a row that existed throughout, in either direction. NULLs are
+# placed where the ordering puts them (scheduledAt: last in both directions).
+
+TOTAL_COUNT = "_connection_total_count"
+
+
+def _selects(info: Info, name: str) -> bool:
+    """Whether the connection's selection asks for this field (through fragments too)."""
+
+    def walk(selections) -> bool:
+        for selection in selections:
+            if getattr(selection, "name", None) == name:
+                return True
+            if not hasattr(selection, "alias") and walk(selection.selections):
+                return True  # an inline fragment or fragment spread
+        return False
+
+    return any(walk(field.selections) for field in info.selected_fields)
+
+
+def _check_paging(nodes: QuerySet, *, before, after, first, last, max_results: int) -> None:
+    for name, value in (("first", first), ("last", last)):
+        if value is not None and value < 0:
+            raise PagingError(f"Argument '{name}' must be a non-negative integer.")
+        if value is not None and value > max_results:
+            raise PagingError(f"Argument '{name}' cannot be higher than {max_results}.")
+    _, descriptors, _ = annotate_ordering_fields(nodes)
+    for cursor in (before, after):
+        if cursor is None:
+            continue
+        try:
+            OrderedCollectionCursor.from_cursor(cursor, descriptors)
+        except (ValueError, TypeError):
+            raise PagingError(NOT_A_CURSOR) from None
+
+
+@strawberry.type(name="Edge", description="One item of a page, with its cursor.")
+class CursorEdge(DjangoCursorEdge[relay.NodeType]):
+    cursor: str = strawberry.field(
+        description="This item's place in the order: pass it as `after` (or `before`) to read "
+        "the items that follow (or precede) it."
+    )
+    node: relay.NodeType = strawberry.field(description="The item.")
+
+
+@strawberry.type(
+    name="Connection",
+    description="A page of a list. Cursors hold the item's sort values, so a page read after "
+    "rows were added or removed starts exactly where the previous page ended.",
+)
+class CursorConnection(DjangoCursorConnection[relay.NodeType]):
+    edges: list[CursorEdge[relay.NodeType]] = strawberry.field(
+        description="The items of this page, in order."
+    )
+
+    @strawberry.field(description="How many items the list holds, across all its pages.")
+    def total_count(self) -> int:
+        if self.edges:
+            counted = getattr(self.edges[0].node, TOTAL_COUNT, None)
+            if counted is not None:
+                return counted
+        return self.total_count_qs.count()
+
+    @classmethod
+    def resolve_connection(
+        cls,
+        nodes: Any,
+        *,
+        info: Info,
+        before: str | None = None,
+        after: str | None = None,
+        first: int | None = None,
+        last: int | None = None,
+        max_results: int | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        if max_results is None:
+            max_results = info.schema.config.relay_max_results
+        _check_paging(
+            nodes, before=before, after=after, first=first, last=last, max_results=max_results
+        )
+        if first is None and last is None:
+            first = max_results
+        if _selects(info, "totalCount"):
+            # The count rides along in the page's query as an uncorrelated subquery (computed
+            # once), instead of a second round trip.
+            count = nodes.order_by().annotate(_one=Value(1)).values("_one")
+            count = count.annotate(n=Count("*")).values("n")
+            nodes = nodes.annotate(**{TOTAL_COUNT: Subquery(count)})
+        return super().resolve_connection(
+            nodes,
+            info=info,
+            before=before,
+            after=after,
+            first=first,
+            last=last,
+            max_results=max_results,
+            **kwargs,
+        )
+
+
+def describe_paging(field: StrawberryField) -> StrawberryField:
+    """Give a connection field's paging arguments descriptions that say what they do."""
+    for position, extension in enumerate(field.extensions):
+        if type(extension) is StrawberryDjangoConnectionExtension:
+            field.extensions[position] = _PagingArguments(max_results=extension.max_results)
+    return field
+
+
+class _PagingArguments(StrawberryDjangoConnectionExtension):
+    DESCRIPTIONS: ClassVar[dict[str, str]] = {
+        "before": "Only items before this cursor (an edge's or pageInfo.startCursor).",
+        "after": "Only items after this cursor (an edge's or pageInfo.endCursor).",
+        "first": "At most this many items from the start (of what follows `after`).",
+        "last": "At most this many items from the end (of what precedes `before`).",
+    }
+
+    def apply(self, field: StrawberryField) -> None:
+        super().apply(field)
+        for argument in field.arguments:
+            if argument.python_name in self.DESCRIPTIONS:
+                argument.description = self.DESCRIPTIONS[argument.python_name]
