@@ -6,22 +6,28 @@ masked as "Internal error" in production). The same checks run here first, with 
 messages, as GraphQL errors.
 """
 
-from typing import Any, ClassVar
+import json
+from datetime import date
+from typing import Any, ClassVar, Generic
 
 import strawberry
 from django.db.models import Count, QuerySet, Subquery, Value
 from graphql import GraphQLError
 from strawberry import Info, relay
-from strawberry.relay.utils import SliceMetadata
+from strawberry.relay.utils import SliceMetadata, should_resolve_list_connection_edges
 from strawberry.types.field import StrawberryField
 from strawberry_django.fields.field import StrawberryDjangoConnectionExtension
+from strawberry_django.optimizer import is_optimized_by_prefetching
+from strawberry_django.pagination import get_total_count
+from strawberry_django.queryset import get_queryset_config
 from strawberry_django.relay import DjangoCursorConnection, DjangoListConnection
 from strawberry_django.relay.cursor_connection import (
     DjangoCursorEdge,
     OrderedCollectionCursor,
+    OrderingDescriptor,
     annotate_ordering_fields,
+    apply_cursor_pagination,
 )
-
 
 NOT_A_CURSOR = "Arguments 'before' and 'after' take cursors returned by this field."
 
@@ -98,23 +104,44 @@ def _check_paging(nodes: QuerySet, *, before, after, first, last, max_results: i
             raise PagingError(f"Argument '{name}' must be a non-negative integer.")
         if value is not None and value > max_results:
             raise PagingError(f"Argument '{name}' cannot be higher than {max_results}.")
+    cursors = [cursor for cursor in (before, after) if cursor is not None]
+    if not cursors:
+        return
     _, descriptors, _ = annotate_ordering_fields(nodes)
-    for cursor in (before, after):
-        if cursor is None:
-            continue
+    for cursor in cursors:
         try:
             OrderedCollectionCursor.from_cursor(cursor, descriptors)
         except (ValueError, TypeError):
             raise PagingError(NOT_A_CURSOR) from None
 
 
+def keyset_cursor(row: Any, descriptors: list[OrderingDescriptor]) -> str:
+    """The row's cursor: its sort values, as strawberry-django's cursors spell them (ISO 8601
+    for times, str() for the rest), so that its decoder reads them back."""
+    values = []
+    for descriptor in descriptors:
+        value = getattr(row, descriptor.attname)
+        if value is not None:
+            value = value.isoformat() if isinstance(value, date) else str(value)
+        values.append(value)
+    return relay.to_base64(
+        DjangoCursorEdge.CURSOR_PREFIX, json.dumps(values, separators=(",", ":"))
+    )
+
+
 @strawberry.type(name="Edge", description="One item of a page, with its cursor.")
-class CursorEdge(DjangoCursorEdge[relay.NodeType]):
-    cursor: str = strawberry.field(
+class CursorEdge(Generic[relay.NodeType]):
+    node: relay.NodeType = strawberry.field(description="The item.")
+    row: strawberry.Private[Any]
+    descriptors: strawberry.Private[list[OrderingDescriptor]]
+
+    @strawberry.field(
         description="This item's place in the order: pass it as `after` (or `before`) to read "
         "the items that follow (or precede) it."
     )
-    node: relay.NodeType = strawberry.field(description="The item.")
+    def cursor(self) -> str:
+        # Built on demand: most lists ask for pageInfo, not for every edge's cursor.
+        return keyset_cursor(self.row, self.descriptors)
 
 
 @strawberry.type(
@@ -133,7 +160,7 @@ class CursorConnection(DjangoCursorConnection[relay.NodeType]):
             counted = getattr(self.edges[0].node, TOTAL_COUNT, None)
             if counted is not None:
                 return counted
-        return self.total_count_qs.count()
+        return get_total_count(self.total_count_qs)
 
     @classmethod
     def resolve_connection(
@@ -155,21 +182,55 @@ class CursorConnection(DjangoCursorConnection[relay.NodeType]):
         )
         if first is None and last is None:
             first = max_results
-        if _selects(info, "totalCount"):
+        prefetched = is_optimized_by_prefetching(nodes)
+        if _selects(info, "totalCount") and not prefetched:
             # The count rides along in the page's query as an uncorrelated subquery (computed
             # once), instead of a second round trip.
             count = nodes.order_by().annotate(_one=Value(1)).values("_one")
             count = count.annotate(n=Count("*")).values("n")
             nodes = nodes.annotate(**{TOTAL_COUNT: Subquery(count)})
-        return super().resolve_connection(
-            nodes,
-            info=info,
-            before=before,
-            after=after,
-            first=first,
-            last=last,
-            max_results=max_results,
-            **kwargs,
+        if last is not None and first is not None:
+            raise PagingError("Pass 'first' or 'last', not both.")
+        if not should_resolve_list_connection_edges(info):
+            no_page = relay.PageInfo(
+                start_cursor=None, end_cursor=None, has_previous_page=False, has_next_page=False
+            )
+            return cls(edges=[], total_count_qs=nodes, page_info=no_page)
+        if prefetched:
+            # A nested connection the optimizer already fetched for every parent at once
+            # (sliced the same way, one row more than the page).
+            page, descriptors = nodes, get_queryset_config(nodes).ordering_descriptors
+        else:
+            page, descriptors = apply_cursor_pagination(
+                nodes,
+                info=info,
+                before=before,
+                after=after,
+                first=first,
+                last=last,
+                max_results=max_results,
+            )
+        rows = list(page)
+        wanted = first if last is None else last
+        more = len(rows) > wanted
+        rows = rows[:wanted]
+        if last is not None:
+            rows.reverse()  # fetched in reverse order, from the end
+        edges = [
+            CursorEdge(
+                node=cls.resolve_node(row, info=info, **kwargs), row=row, descriptors=descriptors
+            )
+            for row in rows
+        ]
+        return cls(
+            edges=edges,
+            total_count_qs=nodes,
+            page_info=relay.PageInfo(
+                start_cursor=keyset_cursor(rows[0], descriptors) if rows else None,
+                end_cursor=keyset_cursor(rows[-1], descriptors) if rows else None,
+                has_previous_page=more and last is not None,
+                has_next_page=more and last is None,
+            ),
         )
 
 
