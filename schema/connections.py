@@ -247,7 +247,8 @@ class _PagingArguments(StrawberryDjangoConnectionExtension):
         "before": "Only items before this cursor (an edge's or pageInfo.startCursor).",
         "after": "Only items after this cursor (an edge's or pageInfo.endCursor).",
         "first": "At most this many items from the start (of what follows `after`).",
-        "last": "At most this many items from the end (of what precedes `before`).",
+        "last": "At most this many items from the end (of what precedes `before`); "
+        "not with `first`.",
     }
 
     def apply(self, field: StrawberryField) -> None:
