@@ -3,6 +3,7 @@ import type {
   CreateTaskMutation,
   CreateTaskMutationVariables,
   MeQuery,
+  RefetchQuery,
   RegisterMutation,
   TasksQuery,
   TasksQueryVariables,
@@ -37,4 +38,17 @@ export function titles(result: TasksQuery): string[] {
 
 export function email(result: MeQuery): string | null {
   return result.me ? result.me.email : null;
+}
+
+export function describe(result: RefetchQuery): string {
+  const node = result.node;
+  if (node === null) return "nothing you can see";
+  switch (node.__typename) {
+    case "Task":
+      return `task ${node.title} (${node.status})`;
+    case "User":
+      return `user ${node.email}`;
+    default:
+      return `${node.__typename} ${node.id}`;
+  }
 }
