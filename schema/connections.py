@@ -11,7 +11,7 @@ from datetime import date
 from typing import Any, ClassVar, Generic
 
 import strawberry
-from django.db.models import Count, QuerySet, Subquery, Value
+from django.db.models import Count, QuerySet, Subquery, Value, Window
 from graphql import GraphQLError
 from strawberry import Info, relay
 from strawberry.relay.utils import SliceMetadata, should_resolve_list_connection_edges
@@ -184,11 +184,15 @@ class CursorConnection(DjangoCursorConnection[relay.NodeType]):
             first = max_results
         prefetched = is_optimized_by_prefetching(nodes)
         if _selects(info, "totalCount") and not prefetched:
-            # The count rides along in the page's query as an uncorrelated subquery (computed
-            # once), instead of a second round trip.
-            count = nodes.order_by().annotate(_one=Value(1)).values("_one")
-            count = count.annotate(n=Count("*")).values("n")
-            nodes = nodes.annotate(**{TOTAL_COUNT: Subquery(count)})
+            # The count rides along in the page's query instead of a second round trip: a
+            # window over the whole list when no cursor narrows it, else an uncorrelated
+            # subquery (computed once).
+            if before is None and after is None:
+                counted = Window(Count(1), partition_by=None)
+            else:
+                count = nodes.order_by().annotate(_one=Value(1)).values("_one")
+                counted = Subquery(count.annotate(n=Count("*")).values("n"))
+            nodes = nodes.annotate(**{TOTAL_COUNT: counted})
         if last is not None and first is not None:
             raise PagingError("Pass 'first' or 'last', not both.")
         if not should_resolve_list_connection_edges(info):
