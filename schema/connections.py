@@ -11,7 +11,7 @@ from datetime import date
 from typing import Any, ClassVar, Generic
 
 import strawberry
-from django.db.models import Count, QuerySet, Subquery, Value, Window
+from django.db.models import Count, Q, Subquery, Value, Window
 from graphql import GraphQLError
 from strawberry import Info, relay
 from strawberry.relay.utils import SliceMetadata, should_resolve_list_connection_edges
@@ -26,7 +26,7 @@ from strawberry_django.relay.cursor_connection import (
     OrderedCollectionCursor,
     OrderingDescriptor,
     annotate_ordering_fields,
-    apply_cursor_pagination,
+    build_tuple_compare,
 )
 
 NOT_A_CURSOR = "Arguments 'before' and 'after' take cursors returned by this field."
@@ -98,21 +98,43 @@ def _selects(info: Info, name: str) -> bool:
     return any(walk(field.selections) for field in info.selected_fields)
 
 
-def _check_paging(nodes: QuerySet, *, before, after, first, last, max_results: int) -> None:
+def _check_paging(*, first, last, max_results: int) -> None:
     for name, value in (("first", first), ("last", last)):
         if value is not None and value < 0:
             raise PagingError(f"Argument '{name}' must be a non-negative integer.")
         if value is not None and value > max_results:
             raise PagingError(f"Argument '{name}' cannot be higher than {max_results}.")
-    cursors = [cursor for cursor in (before, after) if cursor is not None]
-    if not cursors:
-        return
-    _, descriptors, _ = annotate_ordering_fields(nodes)
-    for cursor in cursors:
+    if last is not None and first is not None:
+        raise PagingError("Pass 'first' or 'last', not both.")
+
+
+def _after_cursors(descriptors: list[OrderingDescriptor], *, before, after) -> Q:
+    """The rows after `after` and before `before`, as one condition on the sort values."""
+    condition = Q()
+    for cursor, is_before in ((before, True), (after, False)):
+        if cursor is None:
+            continue
         try:
-            OrderedCollectionCursor.from_cursor(cursor, descriptors)
+            values = OrderedCollectionCursor.from_cursor(cursor, descriptors).field_values
         except (ValueError, TypeError):
             raise PagingError(NOT_A_CURSOR) from None
+        condition &= build_tuple_compare(descriptors, values, is_before)
+        bound = _leading_bound(descriptors[0], values[0], before=is_before)
+        if bound is not None:
+            condition &= bound
+    return condition
+
+
+def _leading_bound(descriptor: OrderingDescriptor, value: Any, *, before: bool) -> Q | None:
+    """A redundant range on the first sort key, so that the database seeks to the cursor in
+    an index on that key instead of reading and discarding every row before it."""
+    if value is None:
+        return None
+    lookup = "lte" if before ^ descriptor.order_by.descending else "gte"
+    bound = Q((f"{descriptor.attname}__{lookup}", value))
+    if descriptor.maybe_null and bool(descriptor.order_by.nulls_first) == before:
+        bound |= Q((f"{descriptor.attname}__isnull", True))
+    return bound
 
 
 def keyset_cursor(row: Any, descriptors: list[OrderingDescriptor]) -> str:
@@ -177,43 +199,37 @@ class CursorConnection(DjangoCursorConnection[relay.NodeType]):
     ) -> Any:
         if max_results is None:
             max_results = info.schema.config.relay_max_results
-        _check_paging(
-            nodes, before=before, after=after, first=first, last=last, max_results=max_results
-        )
+        _check_paging(first=first, last=last, max_results=max_results)
         if first is None and last is None:
             first = max_results
         prefetched = is_optimized_by_prefetching(nodes)
-        if _selects(info, "totalCount") and not prefetched:
-            # The count rides along in the page's query instead of a second round trip: a
-            # window over the whole list when no cursor narrows it, else an uncorrelated
-            # subquery (computed once).
-            if before is None and after is None:
-                counted = Window(Count(1), partition_by=None)
-            else:
-                count = nodes.order_by().annotate(_one=Value(1)).values("_one")
-                counted = Subquery(count.annotate(n=Count("*")).values("n"))
-            nodes = nodes.annotate(**{TOTAL_COUNT: counted})
-        if last is not None and first is not None:
-            raise PagingError("Pass 'first' or 'last', not both.")
+        if prefetched:
+            # A nested connection the optimizer already fetched for every parent at once,
+            # with these arguments (one row more than the page).
+            page, descriptors = nodes, get_queryset_config(nodes).ordering_descriptors
+        else:
+            page, descriptors, _ = annotate_ordering_fields(nodes)
+            condition = _after_cursors(descriptors, before=before, after=after)
+            if _selects(info, "totalCount"):
+                # The count rides along in the page's query instead of a second round trip: a
+                # window over the whole list when no cursor narrows it, else an uncorrelated
+                # subquery (computed once).
+                if not condition:
+                    counted = Window(Count(1), partition_by=None)
+                else:
+                    count = nodes.order_by().annotate(_one=Value(1)).values("_one")
+                    counted = Subquery(count.annotate(n=Count("*")).values("n"))
+                page = page.annotate(**{TOTAL_COUNT: counted})
+            if condition:
+                page = page.filter(condition)
+            if last is not None:
+                page = page.reverse()
+            page = page[: (first if last is None else last) + 1]
         if not should_resolve_list_connection_edges(info):
             no_page = relay.PageInfo(
                 start_cursor=None, end_cursor=None, has_previous_page=False, has_next_page=False
             )
             return cls(edges=[], total_count_qs=nodes, page_info=no_page)
-        if prefetched:
-            # A nested connection the optimizer already fetched for every parent at once
-            # (sliced the same way, one row more than the page).
-            page, descriptors = nodes, get_queryset_config(nodes).ordering_descriptors
-        else:
-            page, descriptors = apply_cursor_pagination(
-                nodes,
-                info=info,
-                before=before,
-                after=after,
-                first=first,
-                last=last,
-                max_results=max_results,
-            )
         rows = list(page)
         wanted = first if last is None else last
         more = len(rows) > wanted
