@@ -6,7 +6,9 @@ into schema/static/graphiql/vendor/. Two changes to the published files, so that
 works under `Content-Security-Policy: default-src 'self'` and `collectstatic` can hash it:
 
 - the fonts and images that graphiql.min.css embeds as data: URLs become files under assets/;
-- the sourceMappingURL comments go (the .map files are not shipped).
+- the sourceMappingURL comments go (the .map files are not shipped);
+- graphiql.min.js takes the nonce for the style elements its dialogs insert (a scroll lock)
+  from `window.graphiqlStyleNonce`, which the page sets; its bundle offers no other way.
 
 `make run` never needs this: the output is committed. To upgrade, change a version, run it
 once with the integrity left empty (it prints the new one), paste it, run it again.
@@ -70,6 +72,11 @@ PACKAGES = [
 ]
 
 SOURCE_MAP = re.compile(rb"\n?/[/*][#@] sourceMappingURL=[^\n]*?(\*/)?\s*$")
+STYLE_NONCE = (
+    b"__webpack_require__.nc = undefined;",
+    b'Object.defineProperty(__webpack_require__, "nc", '
+    b"{ get: function () { return window.graphiqlStyleNonce; } });",
+)
 DATA_URL = re.compile(rb"url\((?:data:(?:font|image)/(woff2?|png);base64,([A-Za-z0-9+/=]+))\)")
 
 
@@ -118,6 +125,9 @@ def main() -> int:
                     data = archive.extractfile(f"package/{source}").read()
                     if target.endswith((".js", ".css")):
                         data = SOURCE_MAP.sub(b"\n", data)
+                    if target == "graphiql.min.js":
+                        assert data.count(STYLE_NONCE[0]) == 1, "webpack's nonce hook moved"
+                        data = data.replace(*STYLE_NONCE)
                     if target == "graphiql.min.css":
                         data = extract_data_urls(data, VENDOR / "assets")
                     (VENDOR / target).write_bytes(data)
@@ -141,8 +151,11 @@ the npm registry; do not edit by hand.
 {rows}
 
 Changes to the published files: the fonts and images embedded in `graphiql.min.css` as data:
-URLs are written to `assets/` (a strict `Content-Security-Policy` refuses data: URLs), and the
-`sourceMappingURL` comments are removed (the maps are not shipped).
+URLs are written to `assets/` (a strict `Content-Security-Policy` refuses data: URLs), the
+`sourceMappingURL` comments are removed (the maps are not shipped), and `graphiql.min.js` reads
+the nonce for the style elements its dialogs insert from `window.graphiqlStyleNonce` (set by
+`../graphiql-app.js` from the page's per-response nonce; webpack's own hook is not reachable
+from outside the bundle).
 
 Licences, all MIT, in the `LICENSE-*` files: React, ReactDOM, GraphiQL (whose repository also
 publishes the explorer plugin, which ships no licence file of its own), and graphiql-explorer,

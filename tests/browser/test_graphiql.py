@@ -85,13 +85,33 @@ def test_graphiql_renders_and_runs_a_query_with_every_other_site_cut_off(server,
 
 
 def test_the_page_sets_the_csrf_cookie_and_a_strict_content_security_policy(server, page):
-    response = page.page.goto(f"{server.url}/graphql/")
+    first = page.page.goto(f"{server.url}/graphql/").headers["content-security-policy"]
+    second = page.page.goto(f"{server.url}/graphql/").headers["content-security-policy"]
 
-    csp = response.headers["content-security-policy"]
-    assert csp.startswith("default-src 'self';")
-    assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
+    nonce = re.fullmatch(
+        r"default-src 'self'; style-src 'self' 'nonce-([\w-]{24})'; base-uri 'none'; "
+        r"form-action 'none'; frame-ancestors 'none'; object-src 'none'",
+        first,
+    ).group(1)
+    assert nonce not in second
     cookies = {c["name"] for c in page.page.context.cookies()}
     assert "csrftoken" in cookies
+
+
+def test_every_panel_and_dialog_opens_within_the_policy(server, page):
+    tab = page.page
+    open_graphiql(tab, server.url)
+    labels = tab.eval_on_selector_all(
+        ".graphiql-sidebar button", "buttons => buttons.map(b => b.getAttribute('aria-label'))"
+    )
+
+    for label in labels:
+        tab.click(f'.graphiql-sidebar button[aria-label="{label}"]')
+        tab.wait_for_timeout(300)
+        tab.keyboard.press("Escape")
+
+    assert "Show GraphiQL Explorer" in labels and "Open settings dialog" in labels
+    assert page.console == []
 
 
 def test_the_readmes_three_operations_run_in_the_editor(server, page):

@@ -5,6 +5,8 @@
   "use strict";
 
   const config = JSON.parse(document.getElementById("graphiql-config").textContent);
+  // Read by the vendored graphiql.min.js when a dialog inserts its style element.
+  window.graphiqlStyleNonce = config.styleNonce;
 
   function cookie(name) {
     for (const part of document.cookie.split(";")) {
