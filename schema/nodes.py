@@ -25,11 +25,15 @@ NODE_TYPES = {
 }
 
 
+MAX_PK = 2**63 - 1  # the largest key a database column here can hold
+
+
 def _pk(global_id: relay.GlobalID) -> int | None:
     try:
-        return int(global_id.node_id)
+        pk = int(global_id.node_id)
     except ValueError:
         return None
+    return pk if 0 < pk <= MAX_PK else None
 
 
 def _visible(type_, pks: list[int], info: Info) -> QuerySet:

@@ -1,5 +1,6 @@
 """Relay as clients rely on it: IDs that name their type, and node/nodes refetching."""
 
+import base64
 from datetime import UTC, datetime
 
 import pytest
@@ -153,3 +154,29 @@ def test_node_works_with_an_api_token_and_refuses_anonymous_callers(user, anon):
 def test_a_graphql_type_names_its_ids_even_for_lazy_request_users(user, gql):
     """request.user is a SimpleLazyObject; its ID must still say User."""
     assert gql.data("{ me { id } }") == {"me": {"id": global_id("User", user.pk)}}
+
+
+@pytest.mark.parametrize(
+    "node_id",
+    [
+        global_id("Task", 2**70),
+        global_id("Task", -1),
+        base64.b64encode(b"Task:abc").decode(),
+        base64.b64encode(b"Task:").decode(),
+        base64.b64encode(b"SimpleLazyObject:1").decode(),
+    ],
+    ids=["huge", "negative", "not-a-number", "empty", "unknown-type"],
+)
+def test_ids_that_name_nothing_answer_null(gql, node_id):
+    assert gql.data("query($id: ID!) { node(id: $id) { id } }", {"id": node_id}) == {"node": None}
+    assert gql.data("query($ids: [ID!]!) { nodes(ids: $ids) { id } }", {"ids": [node_id]}) == {
+        "nodes": [None]
+    }
+
+
+def test_an_id_that_is_not_a_global_id_is_a_graphql_error(gql):
+    body = gql("query($id: ID!) { node(id: $id) { id } }", {"id": "not base64!"})
+    assert body["data"] == {"node": None}
+    assert [e["message"] for e in body["errors"]] == [
+        'Value cannot represent a GlobalID: "not base64!".'
+    ]
