@@ -41,29 +41,26 @@ def offset_urls():
     from strawberry import Info
 
     from core.urls import urlpatterns
+    from schema import fastpath
     from schema.connections import ListConnection
-    from schema.executor import ColumnFastPathExecutor
     from schema.schema import schema
-    from schema.tasks import MAX_PAGE_SIZE, TaskQuery
-    from schema.types import TaskType
+    from schema.task_types import TaskType
+    from schema.tasks import TaskQuery
     from schema.views import GraphQLView
 
     @strawberry.type
     class Query:
-        @strawberry_django.connection(ListConnection[TaskType], max_results=MAX_PAGE_SIZE)
+        @strawberry_django.connection(ListConnection[TaskType])
         def tasks(self, info: Info) -> list[TaskType]:
             return TaskQuery.tasks(None, info)
 
-    class Executor(ColumnFastPathExecutor):
-        pass
-
     offset_schema = strawberry.Schema(
         query=Query,
-        execution_context_class=Executor,
+        execution_context_class=fastpath.executor_class(),
         config=schema.config,
         extensions=schema.extensions,
     )
-    Executor.strawberry_schema = offset_schema
+    fastpath.install(offset_schema)
     return [
         *urlpatterns,
         path("graphql-offset/", GraphQLView.as_view(schema=offset_schema)),

@@ -10,10 +10,10 @@ from graphql import GraphQLError
 from strawberry import Info, relay
 from strawberry_django.optimizer import optimize
 
-from schema.auth import current_user
+from schema.auth import IsAuthenticated
 from schema.reminders import ReminderType
-from schema.tokens import ApiTokenType
 from schema.task_types import TaskType
+from schema.tokens import ApiTokenType
 from schema.user_types import UserType
 
 MAX_NODES = 100
@@ -61,18 +61,18 @@ def _resolve(ids: list[relay.GlobalID], info: Info) -> list[object | None]:
 class NodeQuery:
     @strawberry.field(
         description="Any object you can see, by its global ID (Relay's refetch); null when "
-        "there is none by that ID."
+        "there is none by that ID.",
+        permission_classes=[IsAuthenticated],
     )
     def node(self, info: Info, id: relay.GlobalID) -> relay.Node | None:
-        current_user(info)
         return _resolve([id], info)[0]
 
     @strawberry.field(
         description=f"The objects behind these global IDs, in the same order; null for each "
-        f"ID that names nothing you can see. At most {MAX_NODES} IDs."
+        f"ID that names nothing you can see. At most {MAX_NODES} IDs.",
+        permission_classes=[IsAuthenticated],
     )
     def nodes(self, info: Info, ids: list[relay.GlobalID]) -> list[relay.Node | None]:
-        current_user(info)
         if len(ids) > MAX_NODES:
             raise GraphQLError(
                 f"At most {MAX_NODES} IDs per call.", extensions={"code": "BAD_USER_INPUT"}
