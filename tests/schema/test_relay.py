@@ -180,3 +180,10 @@ def test_an_id_that_is_not_a_global_id_is_a_graphql_error(gql):
     assert [e["message"] for e in body["errors"]] == [
         'Value cannot represent a GlobalID: "not base64!".'
     ]
+
+
+def test_node_resolves_every_type_that_implements_node():
+    from schema.nodes import NODE_TYPES
+    from tests.graphql import node_type_names
+
+    assert set(NODE_TYPES) == node_type_names() == {"Task", "User", "Reminder", "ApiToken"}
