@@ -9,6 +9,7 @@ keeps them).
 import functools
 import http.server
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -120,6 +121,7 @@ def server(spa_origin) -> Iterator[Server]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _answers(url: str) -> bool:
