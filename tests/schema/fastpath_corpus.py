@@ -28,6 +28,10 @@ VOLATILE_KEYS = {
     "revokedAt",
     "secret",
     "prefix",
+    # Keyset cursors hold the row's sort values: createdAt by default.
+    "cursor",
+    "startCursor",
+    "endCursor",
 }
 T0 = datetime(2030, 1, 1, 9, 0, tzinfo=UTC)
 
@@ -136,6 +140,7 @@ def _documents(tasks, reminder, token):
         "done_task": taxes,
         "api_token": global_id("ApiToken", token.pk),
         "reminder": global_id("Reminder", reminder.pk),
+        "user": global_id("User", token.user_id),
     }
     for operation in matrix.OPERATIONS:
         docs.append((operation.document, operation.variables(targets[operation.target])))
