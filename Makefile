@@ -14,7 +14,7 @@ UV_COMPILE := $(BIN)/uv pip compile pyproject.toml --universal --python-version 
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install lock run test test-quick lint schema worker scheduler bench clean
+.PHONY: install lock run test test-quick lint schema worker scheduler bench clean vendor-graphiql frontend-check
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,7 +35,7 @@ lock: $(BIN)/python
 
 run: $(STAMP)
 	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py runserver $(HOST):$(PORT)
+	$(BIN)/python manage.py runserver --nostatic $(HOST):$(PORT)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -58,6 +58,17 @@ worker: $(STAMP)
 
 scheduler: $(STAMP)
 	$(BIN)/python manage.py runscheduler
+
+# Refresh schema/static/graphiql/vendor/ from the npm registry (needs npm; the output is
+# committed, so `make run` never needs this). Versions and integrity: frontend/vendor_graphiql.py.
+vendor-graphiql:
+	$(PYTHON) frontend/vendor_graphiql.py
+
+# A client nobody here wrote: the committed SDL through graphql-js (buildSchema +
+# validateSchema) and GraphQL Code Generator, the generated types compiled by tsc --strict.
+# Needs node and npm; versions locked in frontend/package-lock.json.
+frontend-check:
+	cd frontend && npm ci --no-audit --no-fund --loglevel=error && npm run -s check
 
 bench: $(STAMP)
 	$(BIN)/python bench/graphql_list.py

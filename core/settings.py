@@ -45,11 +45,14 @@ INSTALLED_APPS = [
     "strawberry_django",
     "users",
     "tasks",
+    # Templates and static files of the GraphQL layer (GraphiQL).
+    "schema",
 ]
 
 MIDDLEWARE = [
     "core.timeouts.DatabaseTimeLimit",
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -107,8 +110,6 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
-STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
 
 # Browsers on other origins (single-page apps): list them to allow credentialed CORS requests
 # and CSRF-checked POSTs from them.
@@ -238,6 +239,25 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "INFO"}},
+}
+
+# Static files (issue 11): WhiteNoise serves /static/ from the web process, also with DEBUG=0
+# (the admin's styles, GraphiQL's vendored scripts). In production `collectstatic` (run by the
+# Dockerfile) writes STATIC_ROOT with content-hashed names, which WhiteNoise sends with a
+# one-year immutable Cache-Control; other names get WHITENOISE_MAX_AGE. In development files
+# come straight from the apps, unhashed and uncached (`make run` passes --nostatic so that
+# WhiteNoise serves them there too).
+STATIC_URL = "static/"
+STATIC_ROOT = Path(env.str("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
+WHITENOISE_USE_FINDERS = DEBUG
+WHITENOISE_AUTOREFRESH = DEBUG
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
 }
 
 # Issue 9: every request bounded (docs/security.md, "Query limits" and "Query cost").

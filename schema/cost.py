@@ -47,7 +47,7 @@ from graphql import (
     GraphQLObjectType,
     GraphQLSchema,
     InlineFragmentNode,
-    IntValueNode,
+    ListValueNode,
     OperationDefinitionNode,
     OperationType,
     SelectionSetNode,
@@ -60,7 +60,8 @@ from strawberry.extensions import SchemaExtension
 from core.timeouts import is_timeout
 from schema.auth import client_address
 from schema.connections import PAGE_SIZE
-from schema.validation import LimitError, fragment_order, timeout_error
+from schema.nodes import MAX_NODES
+from schema.validation import LimitError, argument_value, fragment_order, timeout_error
 from users.services import MAX_ACTIVE_API_TOKENS
 
 MUTATION_COST = 10
@@ -91,6 +92,10 @@ LIST_CAPS: dict[tuple[str, str], Callable[[], int]] = {
     # Lists of enum values and input errors: small by construction.
     ("ApiToken", "scopes"): lambda: 2,
 }
+# Lists as long as a list argument: (type, field) -> (argument, cap).
+SIZED_BY_ARGUMENT: dict[tuple[str, str], tuple[str, Callable[[], int]]] = {
+    ("Query", "nodes"): ("ids", lambda: MAX_NODES),
+}
 # Lists whose size depends on an argument: (type, field, argument) -> cap when it is true.
 TRANSITIVE_CAPS: dict[tuple[str, str, str], Callable[[], int]] = {
     ("Task", "blockers", "transitive"): _setting("GRAPHQL_MAX_TRANSITIVE"),
@@ -117,18 +122,6 @@ def _paged_list(type_) -> str | None:
     return PAGED_TYPES.get(type_.name)
 
 
-def argument_value(node: FieldNode, name: str, variables: dict[str, Any]) -> Any:
-    for argument in node.arguments or ():
-        if argument.name.value == name:
-            value = argument.value
-            if isinstance(value, VariableNode):
-                return variables.get(value.name.value)
-            if isinstance(value, IntValueNode):
-                return int(value.value)
-            return getattr(value, "value", None)
-    return None
-
-
 def _page(node: FieldNode, variables: dict[str, Any], cap: int) -> int:
     sizes = [argument_value(node, name, variables) for name in ("first", "last")]
     given = [size for size in sizes if isinstance(size, int) and size >= 0]
@@ -148,8 +141,25 @@ def _list_cap(parent: str, node: FieldNode, variables: dict[str, Any]) -> int:
             node, flag, variables
         ) is True:
             return cap()
+    sized = SIZED_BY_ARGUMENT.get((parent, name))
+    if sized is not None:
+        argument, cap = sized
+        given = _list_length(node, argument, variables)
+        return cap() if given is None else min(given, cap())
     cap = LIST_CAPS.get((parent, name))
     return cap() if cap is not None else PAGE_SIZE
+
+
+def _list_length(node: FieldNode, name: str, variables: dict[str, Any]) -> int | None:
+    for argument in node.arguments or ():
+        if argument.name.value == name:
+            value = argument.value
+            if isinstance(value, VariableNode):
+                given = variables.get(value.name.value)
+                return len(given) if isinstance(given, list) else None
+            if isinstance(value, ListValueNode):
+                return len(value.values)
+    return None
 
 
 @dataclass(slots=True)

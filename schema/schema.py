@@ -11,14 +11,16 @@ from strawberry_django.optimizer import DjangoOptimizerExtension
 from schema import fastpath
 from schema.connections import PAGE_SIZE
 from schema.limits import SECURITY_EXTENSIONS
+from schema.nodes import NodeQuery
 from schema.reminders import ReminderMutation
+from schema.scalars import SCALAR_OVERRIDES
 from schema.tasks import TaskMutation, TaskQuery
 from schema.tokens import ApiTokenMutation, ApiTokenQuery
 from schema.users import UserMutation, UserQuery
 
 
 @strawberry.type
-class Query(TaskQuery, UserQuery, ApiTokenQuery):
+class Query(NodeQuery, TaskQuery, UserQuery, ApiTokenQuery):
     pass
 
 
@@ -57,6 +59,7 @@ schema = Schema(
     query=Query,
     mutation=Mutation,
     execution_context_class=fastpath.executor_class(),
+    scalar_overrides=SCALAR_OVERRIDES,
     config=StrawberryConfig(
         relay_max_results=PAGE_SIZE,
         batching_config={"max_operations": settings.GRAPHQL_MAX_BATCH},

@@ -10,9 +10,9 @@ from strawberry import Info, auto
 from strawberry_django.optimizer import optimize
 
 from schema.connections import PAGE_SIZE, bounded_first
-from schema.cost import argument_value
 from schema.fastpath import ColumnField, fast_node_id
 from schema.ids import ModelNode
+from schema.validation import argument_value
 from tasks import selectors
 from tasks.models import Task, TaskStatus
 

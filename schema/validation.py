@@ -17,6 +17,7 @@ and graphql-core's validation and skips the latter when it refuses.
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from graphql import (
     DocumentNode,
@@ -25,8 +26,10 @@ from graphql import (
     FragmentSpreadNode,
     GraphQLError,
     InlineFragmentNode,
+    IntValueNode,
     OperationDefinitionNode,
     SelectionSetNode,
+    VariableNode,
 )
 
 from core.timeouts import timeout_message
@@ -46,6 +49,19 @@ class LimitError(GraphQLError):
 def timeout_error(nodes=None, path=None) -> GraphQLError:
     """The database time limit of the request (core.timeouts) was reached."""
     return GraphQLError(timeout_message(), nodes, path=path, extensions={"code": "TIMEOUT"})
+
+
+def argument_value(node: FieldNode, name: str, variables: dict[str, Any]) -> Any:
+    """An argument's value as written in the document or given by its variable."""
+    for argument in node.arguments or ():
+        if argument.name.value == name:
+            value = argument.value
+            if isinstance(value, VariableNode):
+                return variables.get(value.name.value)
+            if isinstance(value, IntValueNode):
+                return int(value.value)
+            return getattr(value, "value", None)
+    return None
 
 
 @dataclass(frozen=True, slots=True)

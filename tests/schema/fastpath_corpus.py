@@ -31,6 +31,10 @@ VOLATILE_KEYS = {
     # extensions.cost.minute: the caller's budget left this minute, and when it resets.
     "remaining",
     "resetsIn",
+    # Keyset cursors hold the row's sort values: createdAt by default.
+    "cursor",
+    "startCursor",
+    "endCursor",
 }
 T0 = datetime(2030, 1, 1, 9, 0, tzinfo=UTC)
 
@@ -139,6 +143,7 @@ def _documents(tasks, reminder, token):
         "done_task": taxes,
         "api_token": global_id("ApiToken", token.pk),
         "reminder": global_id("Reminder", reminder.pk),
+        "user": global_id("User", token.user_id),
     }
     for operation in matrix.OPERATIONS:
         docs.append((operation.document, operation.variables(targets[operation.target])))

@@ -4,9 +4,9 @@ per-request budget it is refused before any SQL; each caller has a budget per mi
 import pytest
 from django.core.cache import cache
 from django.test import Client
-from graphql import get_named_type, is_list_type, is_non_null_type, is_object_type
+from graphql import get_named_type, is_leaf_type, is_list_type, is_non_null_type, is_object_type
 
-from schema.cost import LIST_CAPS, PAGED_TYPES, operation_cost
+from schema.cost import LIST_CAPS, PAGED_TYPES, SIZED_BY_ARGUMENT, operation_cost
 from schema.schema import schema
 from tests.graphql import GraphQLClient
 
@@ -108,13 +108,13 @@ def test_every_list_field_of_objects_has_a_declared_cap():
             continue
         for name, field in type_.fields.items():
             field_type = field.type.of_type if is_non_null_type(field.type) else field.type
-            if not is_list_type(field_type) or not is_object_type(get_named_type(field_type)):
+            if not is_list_type(field_type) or is_leaf_type(get_named_type(field_type)):
                 continue
             if name == "edges" or PAGED_TYPES.get(type_.name) == name:
                 continue  # priced by the field returning the connection
             if name == "errors" and type_.name.endswith("Payload"):
                 continue
-            if (type_.name, name) not in LIST_CAPS:
+            if (type_.name, name) not in LIST_CAPS | SIZED_BY_ARGUMENT:
                 unpriced.append(f"{type_.name}.{name}")
     assert unpriced == []
 
@@ -273,3 +273,8 @@ def test_the_operations_of_a_batch_share_one_requests_budget(gql, settings):
         }
     ]
     assert response.wsgi_request.graphql_cost == 60
+
+
+def test_nodes_are_priced_by_the_ids_asked_for():
+    assert cost('{ nodes(ids: ["a", "b", "c"]) { id } }') == 3
+    assert cost("query($ids: [ID!]!) { nodes(ids: $ids) { id } }", {"ids": ["a"] * 7}) == 7

@@ -35,7 +35,7 @@ def test_a_request_over_the_database_time_limit_gets_a_timeout_error(
     response = gql.post(SCAN)
     assert response.status_code == 200
     body = response.json()
-    assert body["data"] == {"tasks": {"totalCount": None}}
+    assert body["data"] is None  # totalCount is Int!, tasks non-null: the null goes up
     assert body["errors"] == [
         {
             "message": "The database took too long (over 0.002 s) to answer this request. Ask "
