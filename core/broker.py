@@ -18,6 +18,8 @@ MIDDLEWARE = [
     "dramatiq.middleware.CurrentMessage",
     "periodiq.PeriodiqMiddleware",
     "django_dramatiq.middleware.DbConnectionsMiddleware",
+    # Issue 13: heartbeats for the readiness check.
+    "jobs.heartbeat.Heartbeat",
 ]
 
 

@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "strawberry_django",
     "users",
     "tasks",
+    "health_check",
 ]
 
 MIDDLEWARE = [
@@ -120,7 +121,7 @@ SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", not DEBUG)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", not DEBUG)
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", not DEBUG)
 # Load balancers probe over plain HTTP.
-SECURE_REDIRECT_EXEMPT = [r"^health/$"]
+SECURE_REDIRECT_EXEMPT = [r"^health/"]
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", False)
@@ -238,3 +239,10 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
+
+# Issue 13: running it in production (health, logs, metrics).
+# Readiness (/health/ready/) wants a worker heartbeat younger than HEALTH_WORKER_MAX_AGE and a
+# dispatcher run younger than HEALTH_DISPATCHER_MAX_AGE (it runs every minute).
+HEALTH_HEARTBEAT_SECONDS = env.int("HEALTH_HEARTBEAT_SECONDS", 10)
+HEALTH_WORKER_MAX_AGE = env.int("HEALTH_WORKER_MAX_AGE", 60)
+HEALTH_DISPATCHER_MAX_AGE = env.int("HEALTH_DISPATCHER_MAX_AGE", 180)

@@ -2,13 +2,17 @@ from django.contrib import admin
 from django.urls import include, path
 
 from core import views
+from core.health import ReadinessView
 from schema.schema import schema
 from schema.views import GraphQLView
 
 urlpatterns = [
     path("graphql/", GraphQLView.as_view(schema=schema), name="graphql"),
     path("csrf/", views.csrf, name="csrf"),
+    # Liveness (no I/O) at both; readiness checks every dependency (core/health.py).
     path("health/", views.health, name="health"),
+    path("health/live/", views.health, name="health_live"),
+    path("health/ready/", ReadinessView.as_view(), name="health_ready"),
     path("admin/", admin.site.urls),
     # Tracking webhooks: /anymail/<esp>/tracking/ (delivery status of reminders).
     path("anymail/", include("anymail.urls")),
