@@ -10,4 +10,5 @@ COPY . .
 RUN useradd --create-home taskgraph
 USER taskgraph
 EXPOSE 8000
-CMD ["gunicorn", "core.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3"]
+# Bind address, workers (WEB_CONCURRENCY) and metrics clean-up: gunicorn.conf.py.
+CMD ["gunicorn", "core.wsgi:application"]

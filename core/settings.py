@@ -9,6 +9,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from core import logs
 from core.broker import broker_settings
 from core.env import Env
 
@@ -49,6 +50,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Issue 13: request id and one log line per request; HTTP metrics.
+    "core.logs.RequestLogMiddleware",
+    "core.metrics.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -232,17 +236,21 @@ STRAWBERRY_DJANGO = {
     "TYPE_DESCRIPTION_FROM_MODEL_DOCSTRING": False,
 }
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
-}
-
 # Issue 13: running it in production (health, logs, metrics).
 # Readiness (/health/ready/) wants a worker heartbeat younger than HEALTH_WORKER_MAX_AGE and a
 # dispatcher run younger than HEALTH_DISPATCHER_MAX_AGE (it runs every minute).
 HEALTH_HEARTBEAT_SECONDS = env.int("HEALTH_HEARTBEAT_SECONDS", 10)
 HEALTH_WORKER_MAX_AGE = env.int("HEALTH_WORKER_MAX_AGE", 60)
 HEALTH_DISPATCHER_MAX_AGE = env.int("HEALTH_DISPATCHER_MAX_AGE", 180)
+
+# Logs: JSON lines in production, readable ones in development (core/logs.py).
+LOG_LEVEL = env.str("LOG_LEVEL", "INFO")
+LOG_FORMAT = env.str("LOG_FORMAT", "console" if DEBUG else "json")
+if LOG_FORMAT not in ("json", "console"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be json or console, got {LOG_FORMAT!r}.")
+LOGGING = logs.logging_config(json=LOG_FORMAT == "json", level=LOG_LEVEL)
+logs.configure_structlog()
+# Metrics (core/metrics.py): /metrics answers `Authorization: Bearer <METRICS_TOKEN>` only;
+# these collectors read the database at scrape time.
+METRICS_TOKEN = env.str("METRICS_TOKEN", "")
+METRICS_COLLECTORS = ["jobs.metrics.RemindersByState"]

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from core import views
+from core import metrics, views
 from core.health import ReadinessView
 from schema.schema import schema
 from schema.views import GraphQLView
@@ -13,6 +13,7 @@ urlpatterns = [
     path("health/", views.health, name="health"),
     path("health/live/", views.health, name="health_live"),
     path("health/ready/", ReadinessView.as_view(), name="health_ready"),
+    path("metrics", metrics.metrics, name="metrics"),
     path("admin/", admin.site.urls),
     # Tracking webhooks: /anymail/<esp>/tracking/ (delivery status of reminders).
     path("anymail/", include("anymail.urls")),

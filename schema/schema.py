@@ -11,6 +11,7 @@ from strawberry_django.optimizer import DjangoOptimizerExtension
 from schema import fastpath
 from schema.connections import PAGE_SIZE
 from schema.limits import SECURITY_EXTENSIONS
+from schema.observability import Observability
 from schema.reminders import ReminderMutation
 from schema.tasks import TaskMutation, TaskQuery
 from schema.tokens import ApiTokenMutation, ApiTokenQuery
@@ -64,6 +65,7 @@ schema = Schema(
         disable_field_suggestions=not settings.GRAPHQL_INTROSPECTION,
     ),
     extensions=[
+        Observability,
         *SECURITY_EXTENSIONS,
         OptimizerExtension,
         # Repeated documents (every SPA sends the same few) skip parsing and validation;

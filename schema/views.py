@@ -3,6 +3,7 @@ from django.http import HttpRequest, HttpResponseBase, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from strawberry.django.views import GraphQLView as StrawberryGraphQLView
 
+from core.logs import bind_user
 from users import services
 from users.errors import ApiTokenRejected
 
@@ -56,6 +57,7 @@ class GraphQLView(StrawberryGraphQLView):
                 )
             request.user = token.user
             request.api_token = token
+            bind_user(token.user)
         else:
             rejection = _csrf_check.process_view(request, None, (), {})
             if rejection is not None:

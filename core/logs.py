@@ -1,0 +1,180 @@
+"""Structured logs: one JSON object a line in production, readable lines in development.
+
+Every log line, from this project's code, Django, Dramatiq or any library that logs through
+the standard library, goes through structlog's ProcessorFormatter and gets the context bound
+for the current request (request id, user id, GraphQL operation) or background message.
+
+Secrets never reach a line: values under secret-sounding keys are replaced, and API tokens
+and bearer credentials are masked wherever they appear in a message. The SQL logger stays at
+INFO whatever LOG_LEVEL says, since Django logs queries with their parameters (session keys,
+password hashes) at DEBUG.
+"""
+
+import re
+import time
+import uuid
+from collections.abc import Callable
+
+import structlog
+from django.http import HttpRequest, HttpResponse
+
+REQUEST_ID_HEADER = "X-Request-ID"
+# A caller's request id is kept when it looks like an id (a UUID, a trace id, a short token):
+# no spaces, no control characters, nothing that would forge or split a log line.
+SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/+=-]{0,127}")
+
+REDACTED = "[redacted]"
+SECRET_KEY_PARTS = (
+    "password",
+    "passwd",
+    "secret",
+    "token",
+    "authorization",
+    "cookie",
+    "session",
+    "csrf",
+    "api_key",
+    "apikey",
+)
+SECRET_PATTERNS = (
+    # This project's API tokens (users.services.API_TOKEN_PREFIX) and any bearer credential.
+    (re.compile(r"\btg_[A-Za-z0-9_-]{8,}"), "tg_" + REDACTED),
+    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+"), r"\1 " + REDACTED),
+    (re.compile(r"(?i)(sessionid|csrftoken)=[^;\s]+"), r"\1=" + REDACTED),
+)
+
+logger = structlog.get_logger("taskgraph.request")
+
+
+def _is_secret_key(key: str) -> bool:
+    lowered = key.lower()
+    return any(part in lowered for part in SECRET_KEY_PARTS)
+
+
+def _scrub(value):
+    if isinstance(value, str):
+        for pattern, replacement in SECRET_PATTERNS:
+            value = pattern.sub(replacement, value)
+        return value
+    if isinstance(value, dict):
+        return {k: REDACTED if _is_secret_key(str(k)) else _scrub(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_scrub(v) for v in value)
+    return value
+
+
+def redact_secrets(logger, method_name: str, event_dict: dict) -> dict:
+    """structlog processor: the last word before rendering."""
+    for key, value in event_dict.items():
+        if key == "event" or not _is_secret_key(key):
+            event_dict[key] = _scrub(value)
+        else:
+            event_dict[key] = REDACTED
+    return event_dict
+
+
+def _pre_chain() -> list:
+    return [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.stdlib.ExtraAdder(),
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+
+
+def configure_structlog() -> None:
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.stdlib.filter_by_level,
+            structlog.stdlib.add_log_level,
+            structlog.stdlib.add_logger_name,
+            structlog.stdlib.PositionalArgumentsFormatter(),
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+
+
+def logging_config(*, json: bool, level: str) -> dict:
+    """The LOGGING setting: everything through one handler and one structlog formatter."""
+    renderer = (
+        [structlog.processors.dict_tracebacks, structlog.processors.JSONRenderer()]
+        if json
+        else [structlog.dev.ConsoleRenderer(colors=False)]
+    )
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {
+            "structlog": {
+                "()": structlog.stdlib.ProcessorFormatter,
+                "foreign_pre_chain": _pre_chain(),
+                "processors": [
+                    structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                    redact_secrets,
+                    *renderer,
+                ],
+            }
+        },
+        "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "structlog"}},
+        "root": {"handlers": ["console"], "level": level},
+        "loggers": {
+            # SQL with its parameters is logged at DEBUG: never let it through.
+            "django.db.backends": {"level": "INFO"},
+            # Each failed check is reported once by the readiness view, without a traceback.
+            "health_check": {"level": "ERROR"},
+            # One line per request is ours (RequestLogMiddleware): no duplicate from runserver.
+            "django.server": {"level": "WARNING"},
+        },
+    }
+
+
+def request_id_from(request: HttpRequest) -> str:
+    given = request.headers.get(REQUEST_ID_HEADER, "")
+    if SANE_REQUEST_ID.fullmatch(given):
+        return given
+    return uuid.uuid4().hex
+
+
+def bind_user(user) -> None:
+    """Bind the acting user's id (called once the user is known: session or bearer token)."""
+    if user is not None and user.is_authenticated:
+        structlog.contextvars.bind_contextvars(user_id=user.pk)
+
+
+class RequestLogMiddleware:
+    """First in MIDDLEWARE: binds a request id (X-Request-ID when the caller sends a sane
+    one), returns it in the response's X-Request-ID, and logs one line per request with the
+    method, the route, the status and the duration."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        structlog.contextvars.clear_contextvars()
+        request_id = request_id_from(request)
+        request.request_id = request_id
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        started = time.perf_counter()
+        response = self.get_response(request)
+        response[REQUEST_ID_HEADER] = request_id
+        match = getattr(request, "resolver_match", None)
+        logger.info(
+            "request",
+            method=request.method,
+            path=request.path,
+            route=match.route if match is not None else None,
+            status=response.status_code,
+            duration_ms=round((time.perf_counter() - started) * 1000, 2),
+        )
+        return response
+
+    def process_view(self, request: HttpRequest, view, args, kwargs) -> None:
+        # After AuthenticationMiddleware: a session's user is loaded here rather than in the
+        # view (the same single query); anonymous callers without a session cost nothing.
+        bind_user(getattr(request, "user", None))
