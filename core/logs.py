@@ -163,6 +163,8 @@ class RequestLogMiddleware:
         started = time.perf_counter()
         response = self.get_response(request)
         response[REQUEST_ID_HEADER] = request_id
+        if getattr(request, "user", None) is not None:
+            bind_user(request.user)  # who logged in during this request, if anyone did
         match = getattr(request, "resolver_match", None)
         logger.info(
             "request",
