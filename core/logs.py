@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Callable
 
 import structlog
+from django.core.signals import request_finished
 from django.http import HttpRequest, HttpResponse
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -37,9 +38,9 @@ SECRET_KEY_PARTS = (
     "apikey",
 )
 SECRET_PATTERNS = (
-    # This project's API tokens (users.services.API_TOKEN_PREFIX) and any bearer credential.
-    (re.compile(r"\btg_[A-Za-z0-9_-]{8,}"), "tg_" + REDACTED),
+    # Any bearer credential, and this project's API tokens (users.services.API_TOKEN_PREFIX).
     (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+"), r"\1 " + REDACTED),
+    (re.compile(r"\btg_[A-Za-z0-9_-]{8,}"), "tg_" + REDACTED),
     (re.compile(r"(?i)(sessionid|csrftoken)=[^;\s]+"), r"\1=" + REDACTED),
 )
 
@@ -180,3 +181,12 @@ class RequestLogMiddleware:
         # After AuthenticationMiddleware: a session's user is loaded here rather than in the
         # view (the same single query); anonymous callers without a session cost nothing.
         bind_user(getattr(request, "user", None))
+
+
+def _forget_request(**kwargs) -> None:
+    # After the response is sent (Django's own 4xx/5xx lines are written before this), so
+    # that nothing logged later in this thread claims to belong to the request.
+    structlog.contextvars.clear_contextvars()
+
+
+request_finished.connect(_forget_request, dispatch_uid="core.logs.forget_request")
