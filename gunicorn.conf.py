@@ -7,11 +7,17 @@ multiprocess mode): emptied when the server starts, a dead worker's live gauges 
 import os
 import shutil
 
+from core.logs import logging_config
+
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", "3"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
-# The application logs one line per request, with its request id (core/logs.py).
+# The application logs one line per request, with its request id (core/logs.py); gunicorn's
+# own lines (start, workers, timeouts) go through the same formatter as the application's.
 accesslog = None
+_json = os.environ.get("LOG_FORMAT", "json" if os.environ.get("DEBUG") == "0" else "console")
+logconfig_dict = logging_config(json=_json == "json", level=os.environ.get("LOG_LEVEL", "INFO"))
+logconfig_dict["loggers"]["gunicorn.error"] = {"handlers": ["console"], "propagate": False}
 
 
 def on_starting(server) -> None:
