@@ -1,4 +1,4 @@
-"""Prometheus metrics: HTTP requests, GraphQL operations, and the /metrics endpoint.
+"""Prometheus metrics: HTTP requests, GraphQL operations, reminder deliveries, /metrics.
 
 Multi-process safe: with PROMETHEUS_MULTIPROC_DIR set before start (gunicorn, the Dramatiq
 worker) every process writes its samples to files there and a scrape adds them up;
@@ -64,6 +64,17 @@ GRAPHQL_COST = Histogram(
     "Static query cost of GraphQL operations, by operation name (when the cost is computed).",
     ["operation"],
     buckets=(1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000),
+)
+
+DELIVERIES = Counter(
+    "taskgraph_reminder_deliveries_total",
+    "Reminder delivery attempts by outcome (sent, retrying, failed, released).",
+    ["outcome"],
+)
+LATENESS = Histogram(
+    "taskgraph_reminder_lateness_seconds",
+    "How long after its due time a reminder was handed to the email provider.",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900, 3600),
 )
 
 # Operation names come from clients: only identifiers, and at most this many distinct ones

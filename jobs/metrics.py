@@ -6,7 +6,7 @@
   PROMETHEUS_MULTIPROC_DIR set it also forks a small exposition server on METRICS_PORT
   (9191), since the worker serves no HTTP of its own; the embedded worker's metrics are in
   the web process's /metrics.
-- Reminder deliveries by outcome and their lateness (sent - due), observed by jobs.delivery.
+- Reminder deliveries by outcome and their lateness: core.metrics (any layer observes them).
 - ``RemindersByState``: read from the database at scrape time by the web's /metrics.
 """
 
@@ -40,17 +40,6 @@ DURATION = Histogram(
     ["actor"],
     buckets=LATENCY_BUCKETS,
 )
-DELIVERIES = Counter(
-    "taskgraph_reminder_deliveries_total",
-    "Reminder delivery attempts by outcome (sent, retrying, failed, released).",
-    ["outcome"],
-)
-LATENESS = Histogram(
-    "taskgraph_reminder_lateness_seconds",
-    "How long after its due time a reminder was handed to the email provider.",
-    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900, 3600),
-)
-
 # Claimable reminders due longer ago than this count as overdue (an alert: no worker, or a
 # worker that cannot keep up).
 OVERDUE_AFTER = timedelta(seconds=60)

@@ -4,12 +4,18 @@ import io
 import json
 import logging
 import logging.config
+from datetime import timedelta
 
 import pytest
 from django.conf import settings
 from django.test import Client
+from django.utils import timezone
+from prometheus_client import REGISTRY
 
 from core import logs
+from jobs.delivery import deliver_batch
+from tasks.models import Reminder, ReminderState
+from tests.factories import TaskFactory, UserFactory
 from tests.graphql import GraphQLClient
 
 pytestmark = pytest.mark.django_db
@@ -151,3 +157,33 @@ def test_no_password_token_or_session_key_is_ever_logged(log_lines):
     assert "a wrong guess 99" not in text
     assert '"password": "[redacted]"' in text
     assert "Bearer [redacted] failed" in text
+
+
+def test_reminder_deliveries_log_their_ids_and_outcomes(settings, log_lines):
+    settings.EMAIL_BACKEND = "anymail.backends.test.EmailBackend"
+    now = timezone.now()
+    good = TaskFactory(owner=UserFactory(email="dana@example.com"))
+    bad = TaskFactory(owner=UserFactory(email="not an address"))
+    sent = Reminder.objects.create(
+        task=good, remind_at=now - timedelta(seconds=2), due_at=now, state=ReminderState.QUEUED
+    )
+    failed = Reminder.objects.create(
+        task=bad, remind_at=now, due_at=now - timedelta(seconds=1), state=ReminderState.QUEUED
+    )
+    lateness_count = REGISTRY.get_sample_value("taskgraph_reminder_lateness_seconds_count")
+
+    assert deliver_batch(limit=10)["sent"] == 1
+
+    deliveries = [line for line in log_lines() if line["event"] == "reminder_delivery"]
+    assert [(line["reminder_id"], line["task_id"], line["outcome"]) for line in deliveries] == [
+        (failed.pk, bad.pk, "failed"),
+        (sent.pk, good.pk, "sent"),
+    ]
+    assert deliveries[0]["level"] == "warning"
+    assert deliveries[0]["error"].startswith("AnymailInvalidAddress")
+    assert deliveries[1]["attempt"] == 1
+    assert deliveries[1]["provider_message_id"] == Reminder.objects.get(pk=sent.pk).message_id
+    assert deliveries[1]["lateness_s"] >= 2
+    assert REGISTRY.get_sample_value("taskgraph_reminder_lateness_seconds_count") == (
+        lateness_count + 1
+    )
