@@ -2,9 +2,10 @@
 
 import os
 import secrets
+import socket
 import subprocess
 import sys
-import time
+import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -148,7 +149,13 @@ def test_dramatiq_messages_are_counted_and_timed_by_actor_and_outcome(transactio
 
 
 def test_gunicorn_workers_add_up_in_one_scrape(tmp_path):
-    """Two gunicorn workers, PROMETHEUS_MULTIPROC_DIR: a scrape counts every worker's requests."""
+    """Two gunicorn workers, PROMETHEUS_MULTIPROC_DIR: a scrape counts every worker's requests.
+
+    The broker is a socket that never answers, so each readiness probe holds its worker for
+    the probe's 1 s timeout: two at once are served by both workers."""
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
     env = {
         **os.environ,
         "DEBUG": "0",
@@ -156,7 +163,7 @@ def test_gunicorn_workers_add_up_in_one_scrape(tmp_path):
         "ALLOWED_HOSTS": "127.0.0.1",
         "SECURE_SSL_REDIRECT": "0",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
-        "REDIS_URL": "",
+        "REDIS_URL": f"redis://127.0.0.1:{silent.getsockname()[1]}/0",
         "CACHE_URL": "",
         "METRICS_TOKEN": TOKEN,
         "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
@@ -178,9 +185,13 @@ def test_gunicorn_workers_add_up_in_one_scrape(tmp_path):
         )
     base = f"http://127.0.0.1:{port}"
 
-    def get(path: str, **headers) -> bytes:
-        with urllib.request.urlopen(urllib.request.Request(base + path, headers=headers)) as r:
-            return r.read()
+    def get(path: str, **headers) -> int | bytes:
+        request = urllib.request.Request(base + path, headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.read()
+        except urllib.error.HTTPError as exc:
+            return exc.code
 
     def up() -> bool:
         try:
@@ -191,15 +202,17 @@ def test_gunicorn_workers_add_up_in_one_scrape(tmp_path):
 
     try:
         assert wait_until(up, 20), (tmp_path / "gunicorn.log").read_text()
-        # Concurrent requests, so that both single-threaded workers answer some.
-        with ThreadPoolExecutor(8) as pool:
-            list(pool.map(lambda _: get("/health/"), range(80)))
-        time.sleep(0.2)
+        for _ in range(10):
+            get("/health/")
+        with ThreadPoolExecutor(2) as pool:
+            assert list(pool.map(lambda _: get("/health/ready/"), range(2))) == [503, 503]
         body = get("/metrics", Authorization=f"Bearer {TOKEN}").decode()
     finally:
         server.terminate()
         server.wait(10)
-    line = 'taskgraph_http_requests_total{method="GET",route="health/",status="200"} 80.0'
-    assert line in body
+        silent.close()
+    assert 'taskgraph_http_requests_total{method="GET",route="health/",status="200"} 10.0' in body
+    ready = 'taskgraph_http_requests_total{method="GET",route="health/ready/",status="503"} 2.0'
+    assert ready in body
     pids = {path.name.rsplit("_", 1)[-1] for path in (tmp_path / "metrics").glob("counter_*.db")}
     assert len(pids) == 2, pids
