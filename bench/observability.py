@@ -8,6 +8,9 @@ request handlers in this process, interleaved request by request:
   /dev/null at INFO, as in production;
 - without: the same middleware minus those two, a copy of the schema without the extension.
 
+Liveness (/health/, which does nothing) through both handlers gives the middleware's
+absolute cost per request, which noise on the list page hides.
+
     .venv/bin/python bench/observability.py [--requests 500] [--tasks 1000]
 
 Prints the medians and the overhead; writes bench/results/observability_<db>.json.
@@ -68,9 +71,10 @@ def main() -> None:
     setup_django("observability.sqlite3")
     from django.conf import settings
     from django.db import connection
-    from django.urls import clear_url_caches, set_urlconf
+    from django.urls import clear_url_caches, path, set_urlconf
 
     from bench.graphql_list import QUERY, seed
+    from core.views import health
 
     settings.ALLOWED_HOSTS = ["testserver"]
     logging.config.dictConfig(settings.LOGGING)
@@ -81,7 +85,7 @@ def main() -> None:
     analyze()
 
     module = type(sys)("bench_bare_urls")
-    module.urlpatterns = bare_urlpatterns()
+    module.urlpatterns = [*bare_urlpatterns(), path("health/", health)]
     sys.modules["bench_bare_urls"] = module
     full = list(settings.MIDDLEWARE)
     stripped = [m for m in full if m not in OBSERVABILITY_MIDDLEWARE]
@@ -93,13 +97,16 @@ def main() -> None:
     urlconfs = {"with": "core.urls", "without": "bench_bare_urls"}
     body = json.dumps({"query": QUERY})
 
-    def call(name: str):
+    def call(name: str, liveness: bool = False):
         # Each handler resolves against its own URLconf (set per request, as Django's
         # request.urlconf does).
         set_urlconf(urlconfs[name])
         settings.ROOT_URLCONF = urlconfs[name]
         clear_url_caches()
-        response = clients[name].post("/graphql/", body, content_type="application/json")
+        if liveness:
+            response = clients[name].get("/health/")
+        else:
+            response = clients[name].post("/graphql/", body, content_type="application/json")
         assert response.status_code == 200, response.content
         return response
 
@@ -111,12 +118,15 @@ def main() -> None:
         call("without")
     gc.collect()
     gc.freeze()
-    samples = {"with": [], "without": []}
+    samples = {"with": [], "without": [], "with_liveness": [], "without_liveness": []}
     for i in range(args.requests):
         for name in ("with", "without") if i % 2 else ("without", "with"):
             t0 = time.perf_counter()
             call(name)
             samples[name].append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            call(name, liveness=True)
+            samples[f"{name}_liveness"].append(time.perf_counter() - t0)
 
     result = {
         "benchmark": "observability",
@@ -125,7 +135,12 @@ def main() -> None:
         "requests_each": args.requests,
         "with": summarize(samples["with"]),
         "without": summarize(samples["without"]),
+        "with_liveness": summarize(samples["with_liveness"]),
+        "without_liveness": summarize(samples["without_liveness"]),
     }
+    result["absolute_cost_us"] = round(
+        1000 * (result["with_liveness"]["median_ms"] - result["without_liveness"]["median_ms"]), 1
+    )
     result["overhead_median_pct"] = round(
         100 * (result["with"]["median_ms"] / result["without"]["median_ms"] - 1), 2
     )
@@ -134,13 +149,14 @@ def main() -> None:
     )
     path = write_json(f"observability_{connection.vendor}.json", result)
     print(f"database: {connection.vendor}, {args.tasks} tasks, page of 50, interleaved")
-    for name in ("without", "with"):
+    for name in ("without", "with", "without_liveness", "with_liveness"):
         r = result[name]
-        print(f"{name:8s} median {r['median_ms']:7.3f} ms  p95 {r['p95_ms']:7.3f} ms")
+        print(f"{name:16s} median {r['median_ms']:7.3f} ms  p95 {r['p95_ms']:7.3f} ms")
     print(
         f"logging + metrics overhead: median {result['overhead_median_pct']:+.2f}%, "
         f"mean {result['overhead_mean_pct']:+.2f}%"
     )
+    print(f"middleware cost on the cheapest request (/health/): {result['absolute_cost_us']} us")
     print(f"wrote {path}")
 
 

@@ -18,6 +18,7 @@ from collections.abc import Callable
 import structlog
 from django.core.signals import request_finished
 from django.http import HttpRequest, HttpResponse
+from django.utils.functional import empty
 
 REQUEST_ID_HEADER = "X-Request-ID"
 # A caller's request id is kept when it looks like an id (a UUID, a trace id, a short token):
@@ -143,7 +144,8 @@ def request_id_from(request: HttpRequest) -> str:
 
 
 def bind_user(user) -> None:
-    """Bind the acting user's id (called once the user is known: session or bearer token)."""
+    """Bind the acting user's id once it is known (the GraphQL view calls it after
+    authentication). Nothing here loads a user that the request would not have loaded."""
     if user is not None and user.is_authenticated:
         structlog.contextvars.bind_contextvars(user_id=user.pk)
 
@@ -151,7 +153,7 @@ def bind_user(user) -> None:
 class RequestLogMiddleware:
     """First in MIDDLEWARE: binds a request id (X-Request-ID when the caller sends a sane
     one), returns it in the response's X-Request-ID, and logs one line per request with the
-    method, the route, the status and the duration."""
+    method, the route, the status, the duration and the user, if the request loaded one."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -164,8 +166,9 @@ class RequestLogMiddleware:
         started = time.perf_counter()
         response = self.get_response(request)
         response[REQUEST_ID_HEADER] = request_id
-        if getattr(request, "user", None) is not None:
-            bind_user(request.user)  # who logged in during this request, if anyone did
+        user = getattr(request, "user", None)
+        if user is not None and getattr(user, "_wrapped", None) is not empty:
+            bind_user(user)  # the user the view loaded, or who logged in during the request
         match = getattr(request, "resolver_match", None)
         logger.info(
             "request",
@@ -176,11 +179,6 @@ class RequestLogMiddleware:
             duration_ms=round((time.perf_counter() - started) * 1000, 2),
         )
         return response
-
-    def process_view(self, request: HttpRequest, view, args, kwargs) -> None:
-        # After AuthenticationMiddleware: a session's user is loaded here rather than in the
-        # view (the same single query); anonymous callers without a session cost nothing.
-        bind_user(getattr(request, "user", None))
 
 
 def _forget_request(**kwargs) -> None:

@@ -57,10 +57,12 @@ class GraphQLView(StrawberryGraphQLView):
                 )
             request.user = token.user
             request.api_token = token
-            bind_user(token.user)
         else:
             rejection = _csrf_check.process_view(request, None, (), {})
             if rejection is not None:
                 return rejection
+        # Every log line of the operation names its user (a session's costs the query the
+        # resolvers would make anyway).
+        bind_user(request.user)
         self.graphql_ide = "graphiql" if settings.GRAPHQL_GRAPHIQL else None
         return super().dispatch(request, *args, **kwargs)
