@@ -12,7 +12,7 @@ from django.utils import timezone
 from core import health
 from tasks import reminders
 from tests.factories import TaskFactory, UserFactory
-from tests.services import WorkerProcess, free_port, wait_until
+from tests.processes import WorkerProcess, free_port, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -12,8 +12,9 @@ from django.utils import timezone
 from dramatiq.common import dq_name
 
 from jobs import actors
-from jobs.delivery import deliver_batch
+from jobs.emails import reminder_email
 from tasks.models import Reminder, ReminderState
+from tasks.reminders.delivery import deliver_batch
 from tests.factories import TaskDependencyFactory, TaskFactory, UserFactory
 from users.services import api_token_create
 
@@ -139,7 +140,7 @@ def test_send_again_rearms_a_sent_reminder_and_the_worker_sends_it(
     broker.flush_all()
 
     mail.outbox = []
-    assert deliver_batch(limit=10)["sent"] == 1
+    assert deliver_batch(limit=10, compose=reminder_email)["sent"] == 1
     [email] = mail.outbox
     assert email.subject.startswith("Reminder: Call the plumber")
     reminder.refresh_from_db()

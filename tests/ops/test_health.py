@@ -20,7 +20,7 @@ from core import health
 from jobs import actors
 from tests.conftest import skip_or_fail
 from tests.factories import UserFactory
-from tests.services import ROOT, free_port, wait_until
+from tests.processes import ROOT, free_port, wait_until
 
 pytestmark = pytest.mark.django_db
 
@@ -39,14 +39,6 @@ def staff_client():
     client = Client()
     client.force_login(UserFactory(is_staff=True))
     return client
-
-
-@pytest.fixture
-def stub_broker():
-    broker = actors.dispatch_reminders.broker
-    broker.flush_all()
-    yield broker
-    broker.flush_all()
 
 
 def ready(client: Client):

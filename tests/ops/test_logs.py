@@ -13,8 +13,9 @@ from django.utils import timezone
 from prometheus_client import REGISTRY
 
 from core import logs
-from jobs.delivery import deliver_batch
+from jobs.emails import reminder_email
 from tasks.models import Reminder, ReminderState
+from tasks.reminders.delivery import deliver_batch
 from tests.factories import TaskFactory, UserFactory
 from tests.graphql import GraphQLClient
 
@@ -172,7 +173,7 @@ def test_reminder_deliveries_log_their_ids_and_outcomes(settings, log_lines):
     )
     lateness_count = REGISTRY.get_sample_value("taskgraph_reminder_lateness_seconds_count")
 
-    assert deliver_batch(limit=10)["sent"] == 1
+    assert deliver_batch(limit=10, compose=reminder_email)["sent"] == 1
 
     deliveries = [line for line in log_lines() if line["event"] == "reminder_delivery"]
     assert [(line["reminder_id"], line["task_id"], line["outcome"]) for line in deliveries] == [

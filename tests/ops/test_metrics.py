@@ -20,7 +20,7 @@ from core.metrics import operation_label
 from jobs import actors
 from tasks.models import Reminder, ReminderState
 from tests.factories import TaskFactory
-from tests.services import ROOT, free_port, wait_until
+from tests.processes import ROOT, free_port, wait_until
 
 pytestmark = pytest.mark.django_db
 
@@ -152,10 +152,14 @@ def test_gunicorn_workers_add_up_in_one_scrape(tmp_path):
     """Two gunicorn workers, PROMETHEUS_MULTIPROC_DIR: a scrape counts every worker's requests.
 
     The broker is a socket that never answers, so each readiness probe holds its worker for
-    the probe's 1 s timeout: two at once are served by both workers."""
+    the probe's 1 s timeout: two at once are served by both workers. (An empty CACHE_URL
+    would mean unset, that is REDIS_URL's socket: the cache gets a closed port instead.)"""
     silent = socket.socket()
     silent.bind(("127.0.0.1", 0))
     silent.listen(8)
+    with socket.socket() as closed:  # the cache: a port nobody listens on (fails at once)
+        closed.bind(("127.0.0.1", 0))
+        closed_port = closed.getsockname()[1]
     env = {
         **os.environ,
         "DEBUG": "0",
@@ -164,7 +168,7 @@ def test_gunicorn_workers_add_up_in_one_scrape(tmp_path):
         "SECURE_SSL_REDIRECT": "0",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
         "REDIS_URL": f"redis://127.0.0.1:{silent.getsockname()[1]}/0",
-        "CACHE_URL": "",
+        "CACHE_URL": f"redis://127.0.0.1:{closed_port}/0",
         "METRICS_TOKEN": TOKEN,
         "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
         "WEB_CONCURRENCY": "2",
