@@ -10,7 +10,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from core import health
-from tasks import reminders
+from tasks.reminders.services import reminder_add
 from tests.factories import TaskFactory, UserFactory
 from tests.processes import WorkerProcess, free_port, wait_until
 
@@ -65,7 +65,9 @@ def test_the_worker_beats_serves_metrics_and_logs_each_delivery_in_json(
     call_command("healthprobe", "worker")
 
     task = TaskFactory(owner=UserFactory())
-    reminder = reminders.reminder_add(task=task, at=timezone.now() + timedelta(seconds=1))
+    reminder = reminder_add(
+        user=task.owner, task_id=task.pk, at=timezone.now() + timedelta(seconds=1)
+    )
     assert wait_until(lambda: len(inbox.received) == 1, 10)
 
     def delivered_line():
