@@ -8,28 +8,34 @@
 Workers, the scheduler and the dispatcher leave heartbeats (a timestamp) in the default cache,
 which every process of a deployment shares (Redis); in embedded mode they run in the web
 process and its memory cache holds them. Each check runs in the request's own thread, on its
-persistent database connection, so a healthy probe costs a few cache and database round trips.
+persistent database connection, so a healthy probe costs a few cache and database round trips
+(anonymous probes run the checks directly, without the library's event loop).
 """
 
 import dataclasses
 import socket
 import time
+import uuid
 from functools import cache
 
-from asgiref.sync import sync_to_async
+import structlog
+from asgiref.sync import async_to_sync, sync_to_async
 from django.conf import settings
 from django.core.cache import cache as default_cache
+from django.core.cache import caches
 from django.db import DatabaseError, connection
 from django.db.migrations.executor import MigrationExecutor
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.cache import never_cache
 from health_check.base import HealthCheck
-from health_check.checks import Cache
-from health_check.exceptions import ServiceUnavailable
+from health_check.exceptions import HealthCheckException, ServiceUnavailable
 from health_check.views import HealthCheckView
 
 WORKER = "worker"
 SCHEDULER = "scheduler"
 DISPATCHER = "dispatcher"
+
+logger = structlog.get_logger(__name__)
 
 _KEY = "health:beat:{name}"
 _HOST_KEY = "health:beat:{name}:{host}"
@@ -53,21 +59,27 @@ def last_beat(name: str, *, this_host: bool = False) -> float | None:
     return default_cache.get(_KEY.format(name=name))
 
 
-def _in_request_thread(function):
-    # Under WSGI the view's event loop runs in a helper thread; thread_sensitive sends the call
-    # back to the request thread, whose database connection Django keeps and recycles.
-    return sync_to_async(function, thread_sensitive=True)
+@dataclasses.dataclass
+class SyncCheck(HealthCheck):
+    """A check whose work is a plain function, ``check()``.
+
+    The library's view runs it through ``run`` (back in the request's thread, whose database
+    connection Django keeps and recycles); the anonymous probe calls ``check()`` directly,
+    without an event loop: a healthy probe is then a few round trips and nothing else.
+    """
+
+    def check(self) -> None:
+        raise NotImplementedError
+
+    async def run(self) -> None:
+        await sync_to_async(self.check, thread_sensitive=True)()
 
 
 @dataclasses.dataclass
-class Database(HealthCheck):
+class Database(SyncCheck):
     """SELECT 1 on the default connection (the library's own check opens a new one)."""
 
-    async def run(self) -> None:
-        await _in_request_thread(self._select_one)()
-
-    @staticmethod
-    def _select_one() -> None:
+    def check(self) -> None:
         try:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT 1")
@@ -88,16 +100,29 @@ def _migrated() -> bool:
 
 
 @dataclasses.dataclass
-class Migrations(HealthCheck):
-    async def run(self) -> None:
-        await _in_request_thread(self._check)()
-
-    @staticmethod
-    def _check() -> None:
+class Migrations(SyncCheck):
+    def check(self) -> None:
         try:
             _migrated()
         except DatabaseError as exc:
             raise ServiceUnavailable("The migration table cannot be read.") from exc
+
+
+@dataclasses.dataclass
+class Cache(SyncCheck):
+    """Set and read back a key of its own (the library's check, without the event loop)."""
+
+    alias: str = "default"
+
+    def check(self) -> None:
+        key, value = f"health:probe:{uuid.uuid4().hex}", time.time()
+        try:
+            caches[self.alias].set(key, value, timeout=5)
+            answer = caches[self.alias].get(key)
+        except Exception as exc:  # each backend raises its own errors
+            raise ServiceUnavailable("The cache does not answer.") from exc
+        if answer != value:
+            raise ServiceUnavailable("The cache did not return what was written.")
 
 
 @cache
@@ -110,16 +135,12 @@ def _redis_probe_client():
 
 
 @dataclasses.dataclass
-class Broker(HealthCheck):
+class Broker(SyncCheck):
     """PING the broker's Redis. The embedded broker lives in this process: nothing to reach."""
 
-    async def run(self) -> None:
+    def check(self) -> None:
         if not settings.REDIS_URL:
             return
-        await _in_request_thread(self._ping)()
-
-    @staticmethod
-    def _ping() -> None:
         import redis
 
         try:
@@ -129,16 +150,13 @@ class Broker(HealthCheck):
 
 
 @dataclasses.dataclass
-class Heartbeat(HealthCheck):
+class Heartbeat(SyncCheck):
     """``name`` beat within ``max_age`` seconds (read from the shared cache)."""
 
     name: str = WORKER
     max_age: int = 60
 
-    async def run(self) -> None:
-        await _in_request_thread(self._check)()
-
-    def _check(self) -> None:
+    def check(self) -> None:
         try:
             seen = last_beat(self.name)
         except Exception as exc:  # any cache backend error: the cache check names it
@@ -150,7 +168,7 @@ class Heartbeat(HealthCheck):
             raise ServiceUnavailable(f"The {self.name} was last seen {age:.0f} s ago.")
 
 
-def readiness_checks() -> list:
+def readiness_checks() -> list[SyncCheck]:
     return [
         Database(),
         Migrations(),
@@ -161,23 +179,39 @@ def readiness_checks() -> list:
     ]
 
 
-class ReadinessView(HealthCheckView):
-    """Every check, in parallel. 200 when all pass, 503 otherwise.
-
-    Anonymous callers in production get the status code and one word; staff (or anyone with
-    DEBUG) get each check's result in the format they accept (JSON, text, HTML, OpenMetrics).
-    """
+class ReadinessDetailView(HealthCheckView):
+    """Every check with its result, in the format the caller accepts (JSON, text, HTML,
+    OpenMetrics): the library's view. 503 rather than its 500 when a check fails."""
 
     def get_checks(self):
         return readiness_checks()
 
     async def get(self, request: HttpRequest, *args, **kwargs):
-        user = await request.auser()
-        if settings.DEBUG or user.is_staff:
-            response = await super().get(request, *args, **kwargs)
-            if response.status_code == 500:
-                response.status_code = 503
-            return response
-        results = [await check.get_result() for check in self.get_checks()]
-        ok = not any(result.error for result in results)
-        return JsonResponse({"status": "ok" if ok else "unavailable"}, status=200 if ok else 503)
+        response = await super().get(request, *args, **kwargs)
+        if response.status_code == 500:
+            response.status_code = 503
+        return response
+
+
+_detail = async_to_sync(ReadinessDetailView.as_view())
+
+
+@never_cache
+def readiness(request: HttpRequest) -> HttpResponse:
+    """200 when every check passes, 503 otherwise.
+
+    Anonymous callers in production get the status code and one word; staff (or anyone with
+    DEBUG) get each check's result. Failed checks are logged, once per probe.
+    """
+    if settings.DEBUG or request.user.is_staff:
+        return _detail(request)
+    failed = []
+    for check in readiness_checks():
+        try:
+            check.check()
+        except HealthCheckException as exc:
+            failed.append(f"{type(check).__name__}: {exc.message}")
+    if failed:
+        logger.warning("readiness_failed", failed=failed)
+        return JsonResponse({"status": "unavailable"}, status=503)
+    return JsonResponse({"status": "ok"})

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from core import metrics, views
-from core.health import ReadinessView
+from core.health import readiness
 from schema.schema import schema
 from schema.views import GraphQLView
 
@@ -12,7 +12,7 @@ urlpatterns = [
     # Liveness (no I/O) at both; readiness checks every dependency (core/health.py).
     path("health/", views.health, name="health"),
     path("health/live/", views.health, name="health_live"),
-    path("health/ready/", ReadinessView.as_view(), name="health_ready"),
+    path("health/ready/", readiness, name="health_ready"),
     path("metrics", metrics.metrics, name="metrics"),
     path("admin/", admin.site.urls),
     # Tracking webhooks: /anymail/<esp>/tracking/ (delivery status of reminders).

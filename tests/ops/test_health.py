@@ -255,3 +255,15 @@ def test_the_web_probe_fails_when_nothing_listens():
 
     with pytest.raises(CommandError, match="does not answer"):
         call_command("healthprobe", "web", "--url", f"http://127.0.0.1:{port}/health/")
+
+
+def test_a_failed_probe_logs_which_checks_failed_once(client, caplog):
+    health.beat(health.WORKER)
+
+    with caplog.at_level("WARNING"):
+        assert ready(client).status_code == 503
+
+    [record] = [r for r in caplog.records if "readiness_failed" in str(r.msg)]
+    assert record.msg["failed"] == [
+        "Heartbeat: No dispatcher seen in the last 180 s.",
+    ]
