@@ -220,3 +220,36 @@ def test_gunicorn_workers_add_up_in_one_scrape(tmp_path):
     assert ready in body
     pids = {path.name.rsplit("_", 1)[-1] for path in (tmp_path / "metrics").glob("counter_*.db")}
     assert len(pids) == 2, pids
+
+
+def test_each_operation_observes_the_cost_it_added_to_the_request(rf):
+    """The limits layer's contract: it adds each operation's cost to request.graphql_cost."""
+    import strawberry
+    from strawberry.extensions import SchemaExtension
+
+    from schema.observability import Observability
+
+    class Pricing(SchemaExtension):  # what the limits layer does, per operation
+        def on_execute(self):
+            request = self.execution_context.context.request
+            request.graphql_cost = getattr(request, "graphql_cost", 0) + 7
+            yield
+
+    @strawberry.type
+    class Query:
+        @strawberry.field
+        def ping(self) -> str:
+            return "pong"
+
+    schema = strawberry.Schema(query=Query, extensions=[Observability, Pricing])
+    request = rf.post("/graphql/")
+    context = type("Context", (), {"request": request})()
+    count = sample("taskgraph_graphql_operation_cost_count", operation="Priced")
+    total = sample("taskgraph_graphql_operation_cost_sum", operation="Priced")
+
+    for _ in range(2):  # two operations of one batch share the request
+        assert schema.execute_sync("query Priced { ping }", context_value=context).errors is None
+
+    assert request.graphql_cost == 14
+    assert sample("taskgraph_graphql_operation_cost_count", operation="Priced") == count + 2
+    assert sample("taskgraph_graphql_operation_cost_sum", operation="Priced") == total + 14
