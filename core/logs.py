@@ -75,12 +75,20 @@ def redact_secrets(logger, method_name: str, event_dict: dict) -> dict:
     return event_dict
 
 
+def _drop_formatted_message(logger, method_name: str, event_dict: dict) -> dict:
+    # Another handler's Formatter may have stored the rendered text on the record already
+    # (record.message): the event says it once.
+    event_dict.pop("message", None)
+    return event_dict
+
+
 def _pre_chain() -> list:
     return [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.stdlib.ExtraAdder(),
+        _drop_formatted_message,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
 
@@ -102,27 +110,29 @@ def configure_structlog() -> None:
     )
 
 
-def logging_config(*, json: bool, level: str) -> dict:
-    """The LOGGING setting: everything through one handler and one structlog formatter."""
+def formatter(*, json: bool) -> structlog.stdlib.ProcessorFormatter:
+    """The one formatter every handler uses: redaction, then JSON or console rendering."""
     renderer = (
         [structlog.processors.dict_tracebacks, structlog.processors.JSONRenderer()]
         if json
         else [structlog.dev.ConsoleRenderer(colors=False)]
     )
+    return structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=_pre_chain(),
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            redact_secrets,
+            *renderer,
+        ],
+    )
+
+
+def logging_config(*, json: bool, level: str) -> dict:
+    """The LOGGING setting: everything through one handler and one structlog formatter."""
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "formatters": {
-            "structlog": {
-                "()": structlog.stdlib.ProcessorFormatter,
-                "foreign_pre_chain": _pre_chain(),
-                "processors": [
-                    structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-                    redact_secrets,
-                    *renderer,
-                ],
-            }
-        },
+        "formatters": {"structlog": {"()": formatter, "json": json}},
         "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "structlog"}},
         "root": {"handlers": ["console"], "level": level},
         "loggers": {

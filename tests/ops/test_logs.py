@@ -3,7 +3,6 @@
 import io
 import json
 import logging
-import logging.config
 from datetime import timedelta
 
 import pytest
@@ -50,18 +49,22 @@ ME = "query Me { me { email } }"
 
 @pytest.fixture
 def log_lines():
-    """Everything the project logs, at DEBUG, through the production (JSON) configuration."""
+    """Everything the project logs, at DEBUG, through the production (JSON) formatter."""
     buffer = io.StringIO()
-    logging.config.dictConfig(logs.logging_config(json=True, level="DEBUG"))
-    [handler] = logging.getLogger().handlers
-    handler.setStream(buffer)
+    handler = logging.StreamHandler(buffer)
+    handler.setFormatter(logs.formatter(json=True))
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
 
     def lines() -> list[dict]:
         return [json.loads(line) for line in buffer.getvalue().splitlines()]
 
     lines.text = buffer.getvalue
     yield lines
-    logging.config.dictConfig(settings.LOGGING)
+    root.removeHandler(handler)
+    root.setLevel(level)
 
 
 def test_every_line_of_a_request_carries_its_request_id_user_and_operation(user, log_lines):
@@ -94,14 +97,15 @@ def test_a_request_without_a_sane_id_gets_a_fresh_one(client, log_lines):
     assert "forged" not in log_lines.text()
 
 
-def test_development_logs_are_readable_lines(client, settings):
+def test_development_logs_are_readable_lines(client):
     buffer = io.StringIO()
-    logging.config.dictConfig(logs.logging_config(json=False, level="INFO"))
-    logging.getLogger().handlers[0].setStream(buffer)
+    handler = logging.StreamHandler(buffer)
+    handler.setFormatter(logs.formatter(json=False))
+    logging.getLogger("taskgraph.request").addHandler(handler)
     try:
         client.get("/health/", HTTP_X_REQUEST_ID="dev-1")
     finally:
-        logging.config.dictConfig(settings.LOGGING)
+        logging.getLogger("taskgraph.request").removeHandler(handler)
 
     [line] = buffer.getvalue().splitlines()
     assert "request" in line and "request_id=dev-1" in line and "status=200" in line
