@@ -28,7 +28,6 @@ from prometheus_client import (
     Histogram,
     generate_latest,
     multiprocess,
-    values,
 )
 
 if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
@@ -100,7 +99,8 @@ def operation_label(name: str | None) -> str:
 
 
 def is_multiprocess() -> bool:
-    return values.ValueClass is not values.MutexValue
+    # prometheus-client's own test, made when it is imported (the variable is set before start).
+    return bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
 
 
 class MetricsMiddleware:

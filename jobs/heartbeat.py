@@ -20,6 +20,7 @@ logger = logging.getLogger(__name__)
 class Heartbeat(Middleware):
     def __init__(self) -> None:
         self._stops: dict[int, threading.Event] = {}
+        self._failing: set[str] = set()
 
     def after_worker_boot(self, broker, worker) -> None:
         stop = threading.Event()
@@ -43,10 +44,16 @@ class Heartbeat(Middleware):
             if stop.wait(settings.HEALTH_HEARTBEAT_SECONDS):
                 return
 
-    @staticmethod
-    def _beat(name: str) -> None:
+    def _beat(self, name: str) -> None:
         try:
             health.beat(name)
         except Exception:
-            # The cache is down: readiness says so through its own check; keep working.
-            logger.warning("Could not record the %s heartbeat.", name, exc_info=True)
+            # The cache is down: readiness says so through its own check; keep working, and
+            # say it once per outage rather than every beat.
+            if name not in self._failing:
+                self._failing.add(name)
+                logger.warning("Could not record the %s heartbeat.", name, exc_info=True)
+            return
+        if name in self._failing:
+            self._failing.discard(name)
+            logger.info("Recording the %s heartbeat again.", name)

@@ -267,3 +267,30 @@ def test_a_failed_probe_logs_which_checks_failed_once(client, caplog):
     assert record.msg["failed"] == [
         "Heartbeat: No dispatcher seen in the last 180 s.",
     ]
+
+
+def test_a_cache_outage_is_logged_once_and_the_recovery_once(settings, caplog):
+    from jobs.heartbeat import Heartbeat
+
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    middleware = Heartbeat()
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{port}/0",
+        }
+    }
+    with caplog.at_level("INFO", logger="jobs.heartbeat"):
+        for _ in range(3):
+            middleware._beat(health.WORKER)
+        settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+        middleware._beat(health.WORKER)
+        middleware._beat(health.WORKER)
+
+    assert [r.getMessage() for r in caplog.records if r.name == "jobs.heartbeat"] == [
+        "Could not record the worker heartbeat.",
+        "Recording the worker heartbeat again.",
+    ]
+    assert health.last_beat(health.WORKER) is not None
