@@ -14,4 +14,5 @@ RUN DEBUG=0 ALLOWED_HOSTS=localhost SECRET_KEY=collectstatic-only-not-a-secret-k
 RUN useradd --create-home taskgraph
 USER taskgraph
 EXPOSE 8000
-CMD ["gunicorn", "core.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3"]
+# Bind address, workers (WEB_CONCURRENCY) and metrics clean-up: gunicorn.conf.py.
+CMD ["gunicorn", "core.wsgi:application"]

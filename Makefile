@@ -52,11 +52,19 @@ lint: $(STAMP)
 schema: $(STAMP)
 	$(BIN)/python manage.py export_schema schema.schema:schema --path schema/schema.graphql
 
+# Separate worker and scheduler processes share work through Redis: without REDIS_URL they
+# would talk to an in-memory broker nobody else sees (`make run` runs both in-process instead).
+WORKER_PROCESSES ?= 1
+WORKER_THREADS ?= 8
+NEEDS_REDIS = @[ -n "$$REDIS_URL" ] || { echo "make $@: REDIS_URL is not set. A separate $@ needs the Redis broker the web processes use, e.g. REDIS_URL=redis://127.0.0.1:6379/0 make $@ (without Redis, make run already runs the worker and the scheduler inside the web process)." >&2; exit 2; }
+
 # Dramatiq's idle poll (its own variable, in ms): its 1 s default makes reminders up to 1 s late.
 worker: $(STAMP)
-	dramatiq_worker_timeout=$${dramatiq_worker_timeout:-100} $(BIN)/python manage.py rundramatiq
+	$(NEEDS_REDIS)
+	dramatiq_worker_timeout=$${dramatiq_worker_timeout:-100} $(BIN)/python manage.py rundramatiq --processes $(WORKER_PROCESSES) --threads $(WORKER_THREADS)
 
 scheduler: $(STAMP)
+	$(NEEDS_REDIS)
 	$(BIN)/python manage.py runscheduler
 
 # Refresh schema/static/graphiql/vendor/ from the npm registry (needs npm; the output is

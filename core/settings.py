@@ -9,6 +9,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from core import logs
 from core.broker import broker_settings
 from core.env import Env
 
@@ -47,9 +48,13 @@ INSTALLED_APPS = [
     "tasks",
     # Templates and static files of the GraphQL layer (GraphiQL).
     "schema",
+    "health_check",
 ]
 
 MIDDLEWARE = [
+    # Issue 13: request id and one log line per request; HTTP metrics.
+    "core.logs.RequestLogMiddleware",
+    "core.metrics.MetricsMiddleware",
     "core.timeouts.DatabaseTimeLimit",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -122,7 +127,7 @@ SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", not DEBUG)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", not DEBUG)
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", not DEBUG)
 # Load balancers probe over plain HTTP.
-SECURE_REDIRECT_EXEMPT = [r"^health/$"]
+SECURE_REDIRECT_EXEMPT = [r"^health/"]
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", False)
@@ -233,14 +238,6 @@ STRAWBERRY_DJANGO = {
     "TYPE_DESCRIPTION_FROM_MODEL_DOCSTRING": False,
 }
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
-}
-
 # Static files (issue 11): WhiteNoise serves /static/ from the web process, also with DEBUG=0
 # (the admin's styles, GraphiQL's vendored scripts). In production `collectstatic` (run by the
 # Dockerfile) writes STATIC_ROOT with content-hashed names, which WhiteNoise sends with a
@@ -259,6 +256,25 @@ STORAGES = {
         else "whitenoise.storage.CompressedManifestStaticFilesStorage"
     },
 }
+
+# Issue 13: running it in production (health, logs, metrics).
+# Readiness (/health/ready/) wants a worker heartbeat younger than HEALTH_WORKER_MAX_AGE and a
+# dispatcher run younger than HEALTH_DISPATCHER_MAX_AGE (it runs every minute).
+HEALTH_HEARTBEAT_SECONDS = env.int("HEALTH_HEARTBEAT_SECONDS", 10)
+HEALTH_WORKER_MAX_AGE = env.int("HEALTH_WORKER_MAX_AGE", 60)
+HEALTH_DISPATCHER_MAX_AGE = env.int("HEALTH_DISPATCHER_MAX_AGE", 180)
+
+# Logs: JSON lines in production, readable ones in development (core/logs.py).
+LOG_LEVEL = env.str("LOG_LEVEL", "INFO")
+LOG_FORMAT = env.str("LOG_FORMAT", "console" if DEBUG else "json")
+if LOG_FORMAT not in ("json", "console"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be json or console, got {LOG_FORMAT!r}.")
+LOGGING = logs.logging_config(json=LOG_FORMAT == "json", level=LOG_LEVEL)
+logs.configure_structlog()
+# Metrics (core/metrics.py): /metrics answers `Authorization: Bearer <METRICS_TOKEN>` only;
+# these collectors read the database at scrape time.
+METRICS_TOKEN = env.str("METRICS_TOKEN", "")
+METRICS_COLLECTORS = ["jobs.metrics.RemindersByState"]
 
 # Issue 9: every request bounded (docs/security.md, "Query limits" and "Query cost").
 # Fields after expanding every fragment (each spread counts its fragment's fields again).

@@ -1,14 +1,19 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from core import views
+from core import metrics, views
+from core.health import readiness
 from schema.schema import schema
 from schema.views import GraphQLView
 
 urlpatterns = [
     path("graphql/", GraphQLView.as_view(schema=schema), name="graphql"),
     path("csrf/", views.csrf, name="csrf"),
+    # Liveness (no I/O) at both; readiness checks every dependency (core/health.py).
     path("health/", views.health, name="health"),
+    path("health/live/", views.health, name="health_live"),
+    path("health/ready/", readiness, name="health_ready"),
+    path("metrics", metrics.metrics, name="metrics"),
     path("admin/", admin.site.urls),
     # Tracking webhooks: /anymail/<esp>/tracking/ (delivery status of reminders).
     path("anymail/", include("anymail.urls")),

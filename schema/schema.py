@@ -12,6 +12,7 @@ from schema import fastpath
 from schema.connections import PAGE_SIZE
 from schema.limits import SECURITY_EXTENSIONS
 from schema.nodes import NodeQuery
+from schema.observability import Observability
 from schema.reminders import ReminderMutation
 from schema.scalars import SCALAR_OVERRIDES
 from schema.tasks import TaskMutation, TaskQuery
@@ -67,6 +68,7 @@ schema = Schema(
         disable_field_suggestions=not settings.GRAPHQL_INTROSPECTION,
     ),
     extensions=[
+        Observability,
         *SECURITY_EXTENSIONS,
         OptimizerExtension,
     ],

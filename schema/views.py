@@ -7,6 +7,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from strawberry.django.views import GraphQLView as StrawberryGraphQLView
 
+from core.logs import bind_user
 from users import services
 from users.errors import ApiTokenRejected
 
@@ -114,6 +115,9 @@ class GraphQLView(StrawberryGraphQLView):
             rejection = _csrf_check.process_view(request, None, (), {})
             if rejection is not None:
                 return rejection
+        # Every log line of the operation names its user (a session's costs the query the
+        # resolvers would make anyway).
+        bind_user(request.user)
         self.graphql_ide = "graphiql" if settings.GRAPHQL_GRAPHIQL else None
         return super().dispatch(request, *args, **kwargs)
 
