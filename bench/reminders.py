@@ -88,6 +88,14 @@ def seed(*, offsets: list[float], far: int) -> list[datetime]:
     analyze()
     start = datetime.now(UTC) + timedelta(seconds=LEAD_SECONDS)
     near = [start + timedelta(seconds=offset) for offset in offsets]
+    # One reminder per task and moment (a unique constraint): two random offsets of one task
+    # falling on the same microsecond move one microsecond apart.
+    taken: set[tuple[int, datetime]] = set()
+    for i, at in enumerate(near):
+        while (i % 100, at) in taken:
+            at += timedelta(microseconds=1)
+        near[i] = at
+        taken.add((i % 100, at))
     Reminder.objects.bulk_create(
         (Reminder(task=tasks[i % 100], remind_at=at, due_at=at) for i, at in enumerate(near)),
         batch_size=5000,

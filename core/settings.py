@@ -55,6 +55,7 @@ MIDDLEWARE = [
     # Issue 13: request id and one log line per request; HTTP metrics.
     "core.logs.RequestLogMiddleware",
     "core.metrics.MetricsMiddleware",
+    "core.timeouts.DatabaseTimeLimit",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
@@ -225,7 +226,7 @@ GRAPHQL_FAST_PATH = env.bool("GRAPHQL_FAST_PATH", True)
 # Query limits: a document is refused before it runs when it exceeds any of these.
 GRAPHQL_MAX_DEPTH = env.int("GRAPHQL_MAX_DEPTH", 10)
 GRAPHQL_MAX_ALIASES = env.int("GRAPHQL_MAX_ALIASES", 30)
-GRAPHQL_MAX_TOKENS = env.int("GRAPHQL_MAX_TOKENS", 2000)
+GRAPHQL_MAX_TOKENS = env.int("GRAPHQL_MAX_TOKENS", 1000)
 GRAPHQL_MAX_BATCH = env.int("GRAPHQL_MAX_BATCH", 10)
 # Introspection and GraphiQL: on in development, off in production unless asked for.
 GRAPHQL_INTROSPECTION = env.bool("GRAPHQL_INTROSPECTION", DEBUG)
@@ -274,3 +275,23 @@ logs.configure_structlog()
 # these collectors read the database at scrape time.
 METRICS_TOKEN = env.str("METRICS_TOKEN", "")
 METRICS_COLLECTORS = ["jobs.metrics.RemindersByState"]
+
+# Issue 9: every request bounded (docs/security.md, "Query limits" and "Query cost").
+# Fields after expanding every fragment (each spread counts its fragment's fields again).
+GRAPHQL_MAX_SELECTIONS = env.int("GRAPHQL_MAX_SELECTIONS", 500)
+# Characters of the document itself, refused before the lexer reads it.
+GRAPHQL_MAX_DOCUMENT_LENGTH = env.int("GRAPHQL_MAX_DOCUMENT_LENGTH", 20_000)
+# Static cost (schema/cost.py): most points one request may cost, and one caller (user, or
+# address when anonymous) per minute.
+GRAPHQL_MAX_COST = env.int("GRAPHQL_MAX_COST", 25_000)
+GRAPHQL_COST_PER_MINUTE = env.int("GRAPHQL_COST_PER_MINUTE", 200_000)
+# Most tasks a transitive read (ancestors, descendants, blockers(transitive), taskOrder)
+# returns; beyond it the answer says it was cut.
+GRAPHQL_MAX_TRANSITIVE = env.int("GRAPHQL_MAX_TRANSITIVE", 200)
+# Per-owner maxima, refused with payload errors (code `limit_reached`).
+USER_MAX_TASKS = env.int("USER_MAX_TASKS", 10_000)
+TASK_MAX_PRE_TASKS = env.int("TASK_MAX_PRE_TASKS", 50)
+TASK_MAX_REMINDERS = env.int("TASK_MAX_REMINDERS", 10)
+# Database work of one web request (core/timeouts.py): PostgreSQL's statement_timeout, SQLite's
+# progress handler. Keep it well below gunicorn's --timeout (30 s by default). 0: no limit.
+WEB_DB_TIMEOUT_MS = env.int("WEB_DB_TIMEOUT_MS", 5_000)

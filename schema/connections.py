@@ -76,6 +76,17 @@ class ListConnection(DjangoListConnection[relay.NodeType]):
         )
 
 
+def bounded_first(first: int | None, cap: int) -> int:
+    """A list's `first` argument, checked like a connection's: at most `cap`, the default."""
+    if first is None:
+        return cap
+    if first < 0:
+        raise PagingError("Argument 'first' must be a non-negative integer.")
+    if first > cap:
+        raise PagingError(f"Argument 'first' cannot be higher than {cap}.")
+    return first
+
+
 # Keyset pagination (issue 11). A cursor holds the row's values of the sort keys and its id, and
 # the next page is "rows after these values" in SQL: inserting or deleting rows between two page
 # reads neither repeats nor skips a row that existed throughout, in either direction. NULLs are

@@ -1,27 +1,40 @@
 """Schema extensions that bound what one request may ask for and what it may learn.
 
-- Query limits (depth, aliases, tokens) refuse a document before anything runs.
+- Document limits (length, tokens, then depth, aliases and selections after expanding
+  fragments, measured in one linear pass: schema.validation) refuse a document before
+  graphql-core validates it, let alone runs it.
 - Introspection can be switched off by settings (GRAPHQL_INTROSPECTION).
 - A READ-only API token cannot run mutations.
 - Text with NUL characters is refused (PostgreSQL cannot store them; no one types them).
 - Unexpected exceptions reach clients as "Internal error" when GRAPHQL_MASK_ERRORS is on.
 
-Settings are read per request except the depth and alias limits, whose validation rules
-are built once: the validation cache keys on the rule classes.
+Settings are read per request.
 """
 
 from collections.abc import Iterator
+from functools import lru_cache
 
 from django.conf import settings
-from graphql import ExecutionResult, GraphQLError, StringValueNode, ValidationRule
+from graphql import (
+    DocumentNode,
+    ExecutionResult,
+    GraphQLError,
+    GraphQLSyntaxError,
+    StringValueNode,
+    ValidationRule,
+    parse,
+)
 from graphql.validation import NoSchemaIntrospectionCustomRule
-from strawberry.extensions import MaskErrors, MaxAliasesLimiter, QueryDepthLimiter, SchemaExtension
-from strawberry.extensions.query_depth_limiter import IgnoreContext
+from strawberry.extensions import MaskErrors, SchemaExtension
 from strawberry.relay.types import GlobalIDValueError
+from strawberry.schema.schema import validate_document
 from strawberry.types.graphql import OperationType
 
+from core.timeouts import is_timeout
 from schema.auth import api_token
+from schema.cost import QueryCost
 from schema.errors import ForbiddenError
+from schema.validation import LimitError, Limits, measure_document, timeout_error
 
 INTERNAL_ERROR = "Internal error"
 NUL_MESSAGE = "Text cannot contain NUL characters (\\u0000)."
@@ -40,27 +53,81 @@ class NoNulCharacters(ValidationRule):
             self.report_error(BadInputError(NUL_MESSAGE, node))
 
 
-def _is_introspection(context: IgnoreContext) -> bool:
-    # The standard introspection query nests ofType deeper than any real query needs.
-    return context.field_name.startswith("__")
+# Repeated documents (every SPA sends the same few) skip parsing and validation. Module-level
+# caches, shared by the per-request extension instances and bounded, so that unique
+# documents cannot grow memory.
+CACHE_SIZE = 256
 
 
-_LIMIT_RULES = (
-    *QueryDepthLimiter(
-        max_depth=settings.GRAPHQL_MAX_DEPTH, should_ignore=_is_introspection
-    ).validation_rules,
-    *MaxAliasesLimiter(max_alias_count=settings.GRAPHQL_MAX_ALIASES).validation_rules,
-    NoNulCharacters,
-)
-_LIMIT_RULES_NO_INTROSPECTION = (*_LIMIT_RULES, NoSchemaIntrospectionCustomRule)
+@lru_cache(maxsize=CACHE_SIZE)
+def _parse(query: str, max_tokens: int) -> DocumentNode:
+    # Comments are tokens too for this limit: a megabyte of `#` lines is work for the lexer.
+    return parse(query, max_lexical_tokens=max_tokens, max_comments=max_tokens)
 
 
-class QueryLimits(SchemaExtension):
+_validate = lru_cache(maxsize=CACHE_SIZE)(validate_document)
+
+
+def _coded_syntax_error(error: GraphQLSyntaxError, limit: int) -> GraphQLError:
+    """The parser's own limits, answered with a code; other syntax errors as they are."""
+    if error.message.startswith("Syntax Error: Document contains more than"):
+        return LimitError(
+            f"The document has more than {limit:,} tokens (comments included); the limit is "
+            f"{limit:,}.",
+            "TOO_MANY_TOKENS",
+            limit=limit,
+        )
+    if error.message.startswith("Syntax Error: Document is nested too deeply."):
+        return LimitError(
+            "The document is nested too deeply to be parsed.", "QUERY_TOO_DEEP", error.nodes
+        )
+    return error
+
+
+class DocumentLimits(SchemaExtension):
+    """Parse and validate with the cheap limits first; each refusal costs time linear in
+    what was read so far, whatever the document describes."""
+
     def on_operation(self) -> Iterator[None]:
         context = self.execution_context
-        context.parse_options["max_tokens"] = settings.GRAPHQL_MAX_TOKENS
-        rules = _LIMIT_RULES if settings.GRAPHQL_INTROSPECTION else _LIMIT_RULES_NO_INTROSPECTION
+        rules = (NoNulCharacters,)
+        if not settings.GRAPHQL_INTROSPECTION:
+            rules = (*rules, NoSchemaIntrospectionCustomRule)
         context.validation_rules = (*context.validation_rules, *rules)
+        yield
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        query = context.query
+        if query is not None and context.graphql_document is None:
+            limit = settings.GRAPHQL_MAX_DOCUMENT_LENGTH
+            if len(query) > limit:
+                raise LimitError(
+                    f"The document is {len(query):,} characters long; the limit is {limit:,}.",
+                    "QUERY_TOO_LARGE",
+                    length=len(query),
+                    limit=limit,
+                )
+            try:
+                context.graphql_document = _parse(query, settings.GRAPHQL_MAX_TOKENS)
+            except GraphQLSyntaxError as exc:
+                raise _coded_syntax_error(exc, settings.GRAPHQL_MAX_TOKENS) from None
+        yield
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        limits = Limits(
+            max_depth=settings.GRAPHQL_MAX_DEPTH,
+            max_aliases=settings.GRAPHQL_MAX_ALIASES,
+            max_selections=settings.GRAPHQL_MAX_SELECTIONS,
+        )
+        errors = measure_document(context.graphql_document, limits)
+        if not errors:
+            errors = _validate(
+                context.schema._schema, context.graphql_document, context.validation_rules
+            )
+        # Set, even when empty: strawberry then skips its own (uncached) validation.
+        context.pre_execution_errors = errors
         yield
 
 
@@ -102,6 +169,24 @@ class RejectNulCharacters(SchemaExtension):
         yield
 
 
+class TimeoutErrors(SchemaExtension):
+    """A statement stopped by the request's database time limit (core.timeouts) becomes a
+    TIMEOUT error for the field that ran it; the rest of the response stands."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        if result is None or not result.errors:
+            return
+        result.errors = [_timeout_error(error) for error in result.errors]
+
+
+def _timeout_error(error: GraphQLError) -> GraphQLError:
+    if not is_timeout(error.original_error):
+        return error
+    return timeout_error(error.nodes, error.path)
+
+
 def is_unexpected(error: GraphQLError) -> bool:
     """True for errors caused by a bug rather than by the request.
 
@@ -114,6 +199,8 @@ def is_unexpected(error: GraphQLError) -> bool:
     original = error.original_error
     if original is None or isinstance(original, GraphQLError | GlobalIDValueError):
         return False
+    if is_timeout(original):
+        return False  # answered as TIMEOUT by TimeoutErrors
     return error.path is not None or not error.nodes
 
 
@@ -121,4 +208,12 @@ def mask_errors() -> MaskErrors:
     return MaskErrors(should_mask_error=is_unexpected, error_message=INTERNAL_ERROR)
 
 
-SECURITY_EXTENSIONS = [QueryLimits, ApiTokenScopes, RejectNulCharacters, mask_errors]
+# On the way out, extensions run last to first: TimeoutErrors rewrites before masking.
+SECURITY_EXTENSIONS = [
+    DocumentLimits,
+    ApiTokenScopes,
+    RejectNulCharacters,
+    QueryCost,
+    mask_errors,
+    TimeoutErrors,
+]

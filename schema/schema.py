@@ -3,7 +3,7 @@
 import strawberry
 from django.conf import settings
 from graphql import GraphQLError
-from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
+from strawberry.extensions import SchemaExtension
 from strawberry.relay.types import GlobalIDValueError
 from strawberry.schema.config import StrawberryConfig
 from strawberry_django.optimizer import DjangoOptimizerExtension
@@ -71,10 +71,6 @@ schema = Schema(
         Observability,
         *SECURITY_EXTENSIONS,
         OptimizerExtension,
-        # Repeated documents (every SPA sends the same few) skip parsing and validation;
-        # the caches live at module level, shared by the per-request extension instances.
-        lambda: ParserCache(maxsize=256),
-        lambda: ValidationCache(maxsize=256),
     ],
 )
 fastpath.install(schema)

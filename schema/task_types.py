@@ -4,15 +4,17 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 import strawberry_django
+from django.conf import settings
 from django.db.models import Prefetch, QuerySet
 from strawberry import Info, auto
 from strawberry_django.optimizer import optimize
 
+from schema.connections import PAGE_SIZE, bounded_first
 from schema.fastpath import ColumnField, fast_node_id
 from schema.ids import ModelNode
+from schema.validation import argument_value
 from tasks import selectors
 from tasks.models import Task, TaskStatus
-from tasks.selectors import task_visible
 
 if TYPE_CHECKING:
     from schema.reminders import ReminderType
@@ -22,13 +24,18 @@ TaskStatusEnum = strawberry.enum(TaskStatus, name="TaskStatus")
 
 
 def _walk(selector, description: str):
-    """A field listing the tasks ``selector`` reaches through the graph, with their depth."""
+    """A field with the tasks ``selector`` reaches through the graph, their depth, and whether
+    the cap cut the read."""
 
-    def resolve(self, root: Task, max_depth: int | None = None) -> list["TaskAtDepth"]:
-        return [
-            TaskAtDepth(task=item.task, depth=item.depth)
-            for item in selector(task=root, max_depth=max_depth)
-        ]
+    def resolve(
+        self, root: Task, max_depth: int | None = None, first: int | None = None
+    ) -> "TaskReachType":
+        limit = bounded_first(first, settings.GRAPHQL_MAX_TRANSITIVE)
+        reach = selector(task=root, max_depth=max_depth, limit=limit)
+        return TaskReachType(
+            items=[TaskAtDepth(task=item.task, depth=item.depth) for item in reach.items],
+            truncated=reach.truncated,
+        )
 
     return strawberry_django.field(resolve, description=description, only=["owner_id"])
 
@@ -45,21 +52,30 @@ class TaskType(ModelNode):
     updated_at: auto
 
     @strawberry_django.field(
-        description="Tasks that must be done before this one, by id.",
+        description="Tasks that must be done before this one, by id: at most "
+        "TASK_MAX_PRE_TASKS (50 by default), the most a task may have.",
         prefetch_related=[lambda info: _edge_prefetch("pre_tasks", info)],
     )
     def pre_tasks(self, info: Info) -> list["TaskType"]:
         return _related_tasks(self, "pre_tasks", info)
 
     @strawberry_django.field(
-        description="Tasks that list this one as a pre-task, by id.",
-        prefetch_related=[lambda info: _edge_prefetch("dependents", info)],
+        description="Tasks that list this one as a pre-task, by id: the first `first`, at most "
+        "100 (the default).",
+        prefetch_related=[
+            lambda info: _edge_prefetch("dependents", info, limit=_dependents_limit(info))
+        ],
     )
-    def dependents(self, info: Info) -> list["TaskType"]:
-        return _related_tasks(self, "dependents", info)
+    def dependents(self, info: Info, first: int | None = None) -> list["TaskType"]:
+        limit = bounded_first(first, PAGE_SIZE)
+        return _related_tasks(self, "dependents", info, limit=limit)
 
     reminders: list[Annotated["ReminderType", strawberry.lazy("schema.reminders")]] = (
-        strawberry_django.field(description="Email reminders, by time.", field_cls=ColumnField)
+        strawberry_django.field(
+            description="Email reminders, by time: at most TASK_MAX_REMINDERS (10 by default), "
+            "the most a task may have.",
+            field_cls=ColumnField,
+        )
     )
 
     # The graph fields below are planned by the optimizer where they can be (an EXISTS
@@ -115,40 +131,67 @@ class TaskType(ModelNode):
 
     ancestors = _walk(
         selectors.task_ancestors,
-        "Every task this one waits for, transitively, nearest first (depth 1 = pre-task). "
-        "A fixed number of queries per task, whatever the graph's size.",
+        "The tasks this one waits for, transitively, nearest first (depth 1 = pre-task): at "
+        "most `first`, never more than GRAPHQL_MAX_TRANSITIVE (200 by default); `truncated` "
+        "says when some were left out. A fixed number of queries per task.",
     )
     descendants = _walk(
         selectors.task_descendants,
-        "Every task waiting for this one, transitively, nearest first (depth 1 = dependent).",
+        "The tasks waiting for this one, transitively, nearest first (depth 1 = dependent), "
+        "bounded like `ancestors`.",
     )
 
     @classmethod
     def get_queryset(cls, queryset: QuerySet[Task], info: Info, **kwargs) -> QuerySet[Task]:
         # Applied to every list, node lookup and prefetch of tasks: the owner filter lives here.
-        return queryset & task_visible(user=info.context.request.user)
+        return selectors.task_visible_within(user=info.context.request.user, queryset=queryset)
 
 
-def _edge_prefetch(relation: str, info: Info) -> Prefetch:
+def _edge_prefetch(relation: str, info: Info, limit: int | None = None) -> Prefetch:
     """One query for a relation of a whole page of tasks, planned for the nested selection.
 
     With `to_attr`, Django hands each task a plain list; the default prefetch would build a
     related manager and a filtered queryset per task only to store the same rows (a third of
-    a 50-task page's time).
+    a 50-task page's time). With a limit, Django slices each task's list in SQL (a window
+    function); the limit is part of the attribute so that aliases asking for different
+    sizes get their own lists.
     """
-    queryset = TaskType.get_queryset(Task.objects.order_by("id"), info)
-    return Prefetch(relation, queryset=optimize(queryset, info), to_attr=f"{relation}_prefetched")
+    queryset = optimize(TaskType.get_queryset(Task.objects.order_by("id"), info), info)
+    if limit is not None:
+        queryset = queryset[:limit]
+    return Prefetch(relation, queryset=queryset, to_attr=_prefetched_attr(relation, limit))
 
 
-def _related_tasks(task: Task, relation: str, info: Info):
-    prefetched = getattr(task, f"{relation}_prefetched", None)
+def _prefetched_attr(relation: str, limit: int | None) -> str:
+    return f"{relation}_prefetched" if limit is None else f"{relation}_prefetched_{limit}"
+
+
+def _dependents_limit(info: Info) -> int:
+    # The prefetch is planned before the resolver checks `first`: clamp here, refuse there.
+    cap = PAGE_SIZE
+    raw = info._raw_info
+    first = argument_value(raw.field_nodes[0], "first", raw.variable_values)
+    return min(max(first, 0), cap) if isinstance(first, int) else cap
+
+
+def _related_tasks(task: Task, relation: str, info: Info, limit: int | None = None):
+    prefetched = getattr(task, _prefetched_attr(relation, limit), None)
     if prefetched is not None:
         return prefetched
     # Not planned by the optimizer (a mutation payload): the same rows, in the same order.
-    return TaskType.get_queryset(getattr(task, relation).order_by("id"), info)
+    queryset = TaskType.get_queryset(getattr(task, relation).order_by("id"), info)
+    return queryset if limit is None else list(queryset[:limit])
 
 
 @strawberry.type(description="A task reached through the pre-task graph, and how far away it is.")
 class TaskAtDepth:
     depth: int = strawberry.field(description="Edges on the shortest path; 1 = direct.")
     task: TaskType
+
+
+@strawberry.type(name="TaskReach", description="The tasks a transitive read found.")
+class TaskReachType:
+    items: list[TaskAtDepth] = strawberry.field(description="Nearest first, then by schedule.")
+    truncated: bool = strawberry.field(
+        description="True when the read stopped at its cap: more tasks lie beyond."
+    )

@@ -5,13 +5,14 @@ from enum import Enum
 
 import strawberry
 import strawberry_django
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from strawberry import Info, relay
 from strawberry_django.optimizer import optimize
 
 from schema.auth import IsAuthenticated, caller
-from schema.connections import PAGE_SIZE, CursorConnection, describe_paging
+from schema.connections import PAGE_SIZE, CursorConnection, bounded_first, describe_paging
 from schema.errors import FieldError, field_errors, not_found_error, payload_errors
 from schema.ids import decode_pk, decode_pks
 from schema.inputs import given
@@ -186,20 +187,22 @@ class TaskQuery:
         description="Tasks in an order that can be worked through: each after all its "
         "pre-tasks; ties go to the earlier scheduledAt (unscheduled last), then the smaller id. "
         "All your tasks, or rootId and its ancestors (rootId last); null if rootId names no task "
-        "of yours.",
+        "of yours. `first` keeps the beginning of the order (what can be done next); at most "
+        "USER_MAX_TASKS (10,000 by default), the most tasks one user may have.",
         permission_classes=[IsAuthenticated],
     )
     def task_order(
-        self, info: Info, root_id: relay.GlobalID | None = None
+        self, info: Info, root_id: relay.GlobalID | None = None, first: int | None = None
     ) -> list[TaskType] | None:
         user = caller(info)
+        limit = bounded_first(first, settings.USER_MAX_TASKS)
         root = None
         if root_id is not None:
             root = _own_task(info, root_id)
             if root is None:
                 return None
         tasks = optimize(selectors.task_order_scope(user=user, root=root), info)
-        return selectors.task_order(user=user, root=root, tasks=tasks)
+        return selectors.task_order(user=user, root=root, tasks=tasks)[:limit]
 
 
 @strawberry.type

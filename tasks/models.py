@@ -128,6 +128,12 @@ class Reminder(models.Model):
             models.CheckConstraint(
                 condition=models.Q(state__in=ReminderState.values), name="reminder_state_valid"
             ),
+            # One email per task and moment: two reminders at the same time would send two.
+            models.UniqueConstraint(
+                fields=["task", "remind_at"],
+                condition=~models.Q(state=ReminderState.CANCELLED),
+                name="reminder_one_per_moment",
+            ),
         ]
 
     def __str__(self) -> str:

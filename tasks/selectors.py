@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
+from django.conf import settings
 from django.db.models import Exists, F, OrderBy, OuterRef, QuerySet
-from django.db.models.expressions import RawSQL
 
 from tasks import graph, graph_queries
 from tasks.models import Task, TaskDependency, TaskStatus
@@ -30,6 +30,34 @@ def task_visible(*, user: User) -> QuerySet[Task]:
     if not user.is_authenticated:
         return Task.objects.none()
     return Task.objects.filter(owner_id=user.pk)
+
+
+def task_visible_within(*, user: User, queryset: QuerySet[Task]) -> QuerySet[Task]:
+    """``queryset`` restricted to the user's tasks.
+
+    A queryset that already says ``owner_id = <user>`` (every selector's does) is returned as
+    it is: the same condition twice makes PostgreSQL's planner square its selectivity and
+    expect a handful of rows where there are thousands (a nested loop instead of a hash join).
+    """
+    if user.is_authenticated and _filters_owner(queryset, user.pk):
+        return queryset
+    return queryset & task_visible(user=user)
+
+
+def _filters_owner(queryset: QuerySet[Task], owner_id: int) -> bool:
+    where = queryset.query.where
+    if where.connector != "AND" or where.negated:
+        return False
+    for child in where.children:
+        lhs = getattr(child, "lhs", None)
+        if (
+            getattr(child, "lookup_name", None) == "exact"
+            and getattr(getattr(lhs, "target", None), "attname", None) == "owner_id"
+            and getattr(lhs, "alias", None) == queryset.query.base_table
+            and child.rhs == owner_id
+        ):
+            return True
+    return False
 
 
 def task_get(*, user: User, pk: int) -> Task:
@@ -117,9 +145,13 @@ def schedule_ordered(qs: QuerySet[Task]) -> QuerySet[Task]:
 
 
 def task_blockers(*, task: Task, transitive: bool = False) -> QuerySet[Task]:
-    """Open pre-tasks of the task; with ``transitive``, every open ancestor."""
+    """Open pre-tasks of the task; with ``transitive``, the open tasks among its nearest
+    GRAPHQL_MAX_TRANSITIVE ancestors (``task_ancestors`` tells whether there are more)."""
     if transitive:
-        qs = Task.objects.filter(pk__in=graph_queries.ancestor_ids(task_id=task.pk))
+        limit = settings.GRAPHQL_MAX_TRANSITIVE
+        edges = graph_queries.walk_edges(task_id=task.pk, direction="ancestors", limit=limit + 1)
+        nearest = sorted(graph.depths(edges, start=task.pk).items(), key=lambda item: item[1])
+        qs = Task.objects.filter(pk__in=[pk for pk, _ in nearest[:limit]])
     else:
         qs = Task.objects.filter(dependent_links__task_id=task.pk)
     return schedule_ordered(qs.filter(owner_id=task.owner_id, status=TaskStatus.OPEN))
@@ -151,36 +183,69 @@ class TaskAtDepth:
     depth: int
 
 
-def _at_depths(
-    distances: dict[int, int], *, ids: RawSQL, owner_id: int, max_depth: int | None
-) -> list[TaskAtDepth]:
+@dataclass(frozen=True, slots=True)
+class TaskReach:
+    """The tasks a transitive read found, nearest first, and whether the cap cut it short."""
+
+    items: list[TaskAtDepth]
+    truncated: bool
+
+
+def _reach(
+    *, task: Task, direction: str, max_depth: int | None, limit: int
+) -> tuple[dict[int, int], bool]:
+    """Distances of the nearest ``limit`` tasks in the direction; True if more exist (within
+    ``max_depth``)."""
+    # The task itself and one more than the limit: that one tells whether it cut anything.
+    edges = graph_queries.walk_edges(task_id=task.pk, direction=direction, limit=limit + 2)
+    distances = graph.depths(edges, start=task.pk)
+    truncated = len(distances) > limit
+    if truncated:
+        # Breadth-first: the extra task is among the farthest found. It proves a cut only if
+        # it is within max_depth (beyond it, nothing nearer can be missing).
+        farthest = max(distances.values())
+        truncated = max_depth is None or farthest <= max_depth
     if max_depth is not None:
         distances = {pk: d for pk, d in distances.items() if d <= max_depth}
+    return distances, truncated
+
+
+def _at_depths(distances: dict[int, int], *, owner_id: int, limit: int) -> list[TaskAtDepth]:
     if not distances:
         return []
-    # The id list can be longer than SQLite allows parameters: filter by the walk again.
-    tasks = Task.objects.filter(owner_id=owner_id, pk__in=ids)
-    found = [TaskAtDepth(t, distances[t.pk]) for t in tasks if t.pk in distances]
+    tasks = Task.objects.filter(owner_id=owner_id, pk__in=list(distances))
+    found = [TaskAtDepth(t, distances[t.pk]) for t in tasks]
     found.sort(key=lambda i: (i.depth, *_schedule_key(i.task.pk, i.task.scheduled_at)))
-    return found
+    return found[:limit]
 
 
-def task_ancestors(*, task: Task, max_depth: int | None = None) -> list[TaskAtDepth]:
-    """Every task this one (transitively) waits for, nearest first; depth 1 = direct pre-task.
+def task_ancestors(
+    *, task: Task, max_depth: int | None = None, limit: int | None = None
+) -> TaskReach:
+    """The tasks this one (transitively) waits for, nearest first; depth 1 = direct pre-task.
+    At most ``limit`` (GRAPHQL_MAX_TRANSITIVE by default); ``truncated`` says when some were
+    left out. Two queries: the bounded walk's edges, then the rows."""
+    limit = _transitive_limit(limit)
+    distances, truncated = _reach(
+        task=task, direction="ancestors", max_depth=max_depth, limit=limit
+    )
+    return TaskReach(_at_depths(distances, owner_id=task.owner_id, limit=limit), truncated)
 
-    Two queries: the ancestors' edges (recursive), then their rows.
-    """
-    edges = [(after, before) for before, after in graph_queries.ancestor_edges(task_ids=[task.pk])]
-    distances = graph.depths(edges, start=task.pk)
-    ids = graph_queries.ancestor_ids(task_id=task.pk)
-    return _at_depths(distances, ids=ids, owner_id=task.owner_id, max_depth=max_depth)
+
+def task_descendants(
+    *, task: Task, max_depth: int | None = None, limit: int | None = None
+) -> TaskReach:
+    """The tasks that (transitively) wait for this one, nearest first; bounded likewise."""
+    limit = _transitive_limit(limit)
+    distances, truncated = _reach(
+        task=task, direction="descendants", max_depth=max_depth, limit=limit
+    )
+    return TaskReach(_at_depths(distances, owner_id=task.owner_id, limit=limit), truncated)
 
 
-def task_descendants(*, task: Task, max_depth: int | None = None) -> list[TaskAtDepth]:
-    """Every task that (transitively) waits for this one, nearest first."""
-    distances = graph.depths(graph_queries.descendant_edges(task_id=task.pk), start=task.pk)
-    ids = graph_queries.descendant_ids(task_id=task.pk)
-    return _at_depths(distances, ids=ids, owner_id=task.owner_id, max_depth=max_depth)
+def _transitive_limit(limit: int | None) -> int:
+    cap = settings.GRAPHQL_MAX_TRANSITIVE
+    return cap if limit is None else max(0, min(limit, cap))
 
 
 def _schedule_key(pk: int, scheduled_at: datetime | None) -> tuple:

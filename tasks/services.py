@@ -4,6 +4,7 @@ django.core.exceptions.ValidationError (per-field messages with codes) when it r
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -95,8 +96,13 @@ def _cleaned(values: dict[str, object], *, check_pre_tasks) -> dict[str, object]
     return cleaned
 
 
-def _check_pre_tasks(*, owner: User, pre_task_ids: Sequence[int]) -> list[int]:
+def _check_pre_tasks(
+    *, owner: User, pre_task_ids: Sequence[int], limited: bool = False
+) -> list[int]:
+    """The distinct ids, all the owner's tasks; ``limited``: they are a task's whole set."""
     wanted = list(dict.fromkeys(pre_task_ids))
+    if limited:
+        _check_pre_task_count(len(wanted))
     missing = set(wanted) - task_pks_owned(user=owner, pks=wanted)
     if missing:
         raise ValidationError(
@@ -107,15 +113,38 @@ def _check_pre_tasks(*, owner: User, pre_task_ids: Sequence[int]) -> list[int]:
     return wanted
 
 
+def _check_pre_task_count(count: int) -> None:
+    limit = settings.TASK_MAX_PRE_TASKS
+    if count > limit:
+        raise ValidationError(
+            "A task can have at most %(limit)d pre-tasks (this would make %(count)d).",
+            code="limit_reached",
+            params={"limit": limit, "count": count},
+        )
+
+
+def _check_task_count(*, owner_id: int) -> None:
+    """Under the owner's graph lock, so that concurrent creations cannot pass it together."""
+    limit = settings.USER_MAX_TASKS
+    if Task.objects.filter(owner_id=owner_id).count() >= limit:
+        raise ValidationError(
+            "You have reached the limit of %(limit)d tasks: delete some before adding more.",
+            code="limit_reached",
+            params={"limit": limit},
+        )
+
+
 def _owner(task: Task) -> User:
     # The checks need only the owner's id: a stand-in spares loading the user's row.
     return task.owner if Task.owner.is_cached(task) else User(pk=task.owner_id)
 
 
-def _check_new_pre_tasks(*, task: Task, pre_task_ids: Sequence[int]) -> list[int]:
+def _check_new_pre_tasks(
+    *, task: Task, pre_task_ids: Sequence[int], limited: bool = False
+) -> list[int]:
     if task.pk in pre_task_ids:
         raise ValidationError("A task cannot be its own pre-task.", code="self_dependency")
-    return _check_pre_tasks(owner=_owner(task), pre_task_ids=pre_task_ids)
+    return _check_pre_tasks(owner=_owner(task), pre_task_ids=pre_task_ids, limited=limited)
 
 
 def _lock_graph(*, owner_id: int) -> None:
@@ -157,6 +186,11 @@ def task_pre_tasks_add(*, task: Task, pre_task_ids: Sequence[int]) -> Task:
         raise ValidationError({"pre_task_ids": exc.error_list}) from None
     with transaction.atomic():
         _lock_graph(owner_id=task.owner_id)
+        kept = TaskDependency.objects.filter(task=task).exclude(pre_task_id__in=wanted).count()
+        try:
+            _check_pre_task_count(kept + len(wanted))
+        except ValidationError as exc:
+            raise ValidationError({"pre_task_ids": exc.error_list}) from None
         _add_pre_tasks(task=task, pre_task_ids=wanted)
     return task
 
@@ -194,10 +228,12 @@ def task_create(
             "scheduled_at": scheduled_at,
             "pre_task_ids": pre_task_ids,
         },
-        check_pre_tasks=lambda ids: _check_pre_tasks(owner=owner, pre_task_ids=ids),
+        check_pre_tasks=lambda ids: _check_pre_tasks(owner=owner, pre_task_ids=ids, limited=True),
     )
     pre_task_ids = cleaned.pop("pre_task_ids")
     with transaction.atomic():
+        _lock_graph(owner_id=owner.pk)
+        _check_task_count(owner_id=owner.pk)
         task = Task.objects.create(owner=owner, **cleaned)
         # A brand-new task has no dependents, so these edges cannot close a cycle.
         TaskDependency.objects.bulk_create(
@@ -223,7 +259,7 @@ def task_update(
             scheduled_at=scheduled_at,
             pre_task_ids=pre_task_ids,
         ),
-        check_pre_tasks=lambda ids: _check_new_pre_tasks(task=task, pre_task_ids=ids),
+        check_pre_tasks=lambda ids: _check_new_pre_tasks(task=task, pre_task_ids=ids, limited=True),
     )
     pre_task_ids = changes.pop("pre_task_ids", UNSET)
     if not changes and pre_task_ids is UNSET:

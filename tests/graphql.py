@@ -76,3 +76,12 @@ def assert_ids_name_node_types(value: Any) -> None:
                     assert type_name == value["__typename"], (item, value["__typename"])
             else:
                 assert_ids_name_node_types(item)
+
+
+AUTHENTICATION_TABLES = ('"django_session"', '"users_user"')
+
+
+def only_authentication(queries: list[dict]) -> bool:
+    """Whether these captured queries are the session and user lookups that authenticate a
+    cookie request (the view loads the user to name it in the logs) and nothing else."""
+    return [q["sql"].split(" FROM ")[1].split()[0] for q in queries] == list(AUTHENTICATION_TABLES)

@@ -5,6 +5,7 @@ django.core.exceptions.ValidationError (per-field messages with codes) or DoesNo
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
@@ -35,11 +36,36 @@ def reminder_add(
         task = task_visible(user=user).select_for_update().get(pk=task_id)
         now = timezone.now()
         remind_at = _remind_at(task, at=at, minutes_before=minutes_before, now=now)
+        _check_room(task, remind_at, field="at" if at is not None else "minutes_before")
         reminder = Reminder.objects.create(
             task=task, remind_at=remind_at, due_at=remind_at, minutes_before=minutes_before
         )
         _queue_if_near([reminder], now)
     return reminder
+
+
+def _check_room(task: Task, remind_at: datetime, *, field: str) -> None:
+    """At most TASK_MAX_REMINDERS reminders a task (every row: the task's list shows them
+    all), and one per moment (cancelled ones aside). Under the task's row lock, so that two
+    concurrent additions cannot both pass; the unique constraint backs the second rule."""
+    rows = list(Reminder.objects.filter(task=task).values_list("remind_at", "state"))
+    limit = settings.TASK_MAX_REMINDERS
+    if len(rows) >= limit:
+        raise ValidationError(
+            "A task can have at most %(limit)d reminders: delete one before adding another.",
+            code="limit_reached",
+            params={"limit": limit},
+        )
+    if any(at == remind_at and state != ReminderState.CANCELLED for at, state in rows):
+        raise ValidationError(
+            {
+                field: ValidationError(
+                    "The task already has a reminder at %(at)s.",
+                    code="duplicate",
+                    params={"at": remind_at.isoformat(timespec="seconds")},
+                )
+            }
+        )
 
 
 def reminder_delete(*, user: User, reminder_id: int) -> None:
@@ -143,11 +169,18 @@ def reminders_after_reschedule(*, task: Task) -> None:
         )
         return
     moved = []
-    for reminder in relative.select_for_update():
+    relative = list(relative.select_for_update().order_by("remind_at", "id"))
+    # All move by the same amount: saved in the direction of the move, none lands on a moment
+    # another has not left yet (one reminder per moment is a unique constraint).
+    if relative and task.scheduled_at > _scheduled_before(relative[0]):
+        relative.reverse()
+    taken = _absolute_moments(task)
+    for reminder in relative:
         remind_at = task.scheduled_at - timedelta(minutes=reminder.minutes_before)
         if remind_at == reminder.remind_at:
             continue
-        if remind_at <= now:
+        if remind_at <= now or remind_at in taken:
+            # Past, or an absolute reminder already emails at that moment.
             if reminder.state in ACTIVE:
                 reminder.state = ReminderState.CANCELLED
                 reminder.version += 1
@@ -162,6 +195,19 @@ def reminders_after_reschedule(*, task: Task) -> None:
         reminder.save()
         moved.append(reminder)
     _queue_if_near(moved, now)
+
+
+def _scheduled_before(reminder: Reminder) -> datetime:
+    """The task's scheduled time when this relative reminder was last placed."""
+    return reminder.remind_at + timedelta(minutes=reminder.minutes_before)
+
+
+def _absolute_moments(task: Task) -> set[datetime]:
+    return set(
+        Reminder.objects.filter(task=task, minutes_before__isnull=True)
+        .exclude(state=ReminderState.CANCELLED)
+        .values_list("remind_at", flat=True)
+    )
 
 
 def reminders_cancel(*, task: Task) -> int:

@@ -124,10 +124,11 @@ def test_redis_restarted_empty_with_reminders_queued_loses_nothing(
 
 
 def test_two_dispatcher_runs_at_once_send_each_reminder_once(inbox):
-    task = TaskFactory(owner=UserFactory())
+    owner = UserFactory()
     moment = timezone.now() + timedelta(seconds=0.5)
+    # 30 tasks due at once (one task holds one reminder per moment).
     Reminder.objects.bulk_create(
-        Reminder(task=task, remind_at=moment, due_at=moment) for _ in range(30)
+        Reminder(task=TaskFactory(owner=owner), remind_at=moment, due_at=moment) for _ in range(30)
     )
     woken = run_at_once(reminder_dispatch)
 

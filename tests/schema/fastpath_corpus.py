@@ -28,6 +28,9 @@ VOLATILE_KEYS = {
     "revokedAt",
     "secret",
     "prefix",
+    # extensions.cost.minute: the caller's budget left this minute, and when it resets.
+    "remaining",
+    "resetsIn",
     # Keyset cursors hold the row's sort values: createdAt by default.
     "cursor",
     "startCursor",

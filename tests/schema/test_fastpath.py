@@ -47,6 +47,7 @@ def test_an_invalid_enum_value_is_reported_at_the_fields_own_path(runs):
     fast, _ = runs
     document, body = fast["answers"][-3]
     assert document == "{ tasks { edges { node { id title status } } } }"
+    assert body.pop("extensions")["cost"]["requested"] == 300
     assert body == {
         "data": None,
         "errors": [

@@ -93,6 +93,11 @@ def test_another_users_objects_answer_null_like_missing_ones(user, other_gql):
         theirs = other_gql(NODE, {"id": global_id(type_name, pk)})
         missing = other_gql(NODE, {"id": global_id(type_name, 987_654_321)})
 
+        # Alike but for the caller's budget left this minute, which each request lowers.
+        assert (
+            theirs.pop("extensions")["cost"]["requested"]
+            == (missing.pop("extensions")["cost"]["requested"])
+        )
         assert theirs == missing == {"data": {"node": None}}
 
 

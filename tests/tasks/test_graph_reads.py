@@ -27,8 +27,8 @@ query T($id: ID!, $transitive: Boolean! = false, $maxDepth: Int) {
   task(id: $id) {
     isReady
     blockers(transitive: $transitive) { title }
-    ancestors(maxDepth: $maxDepth) { depth task { title } }
-    descendants(maxDepth: $maxDepth) { depth task { title } }
+    ancestors(maxDepth: $maxDepth) { items { depth task { title } } truncated }
+    descendants(maxDepth: $maxDepth) { items { depth task { title } } truncated }
     scheduleConflicts { title }
   }
 }
@@ -97,30 +97,30 @@ def test_transitive_blockers_are_every_open_ancestor(house, gql):
 
 def test_ancestors_come_with_their_depth_nearest_first(house, gql):
     task = gql.data(TASK, {"id": tid(house["Invite friends"])})["task"]
-    assert task["ancestors"] == [
+    assert task["ancestors"]["items"] == [
         {"depth": 1, "task": {"title": "Paint"}},
         {"depth": 2, "task": {"title": "Prime"}},
         {"depth": 2, "task": {"title": "Hire painter"}},
         {"depth": 3, "task": {"title": "Sand"}},
         {"depth": 4, "task": {"title": "Buy paint"}},
     ]
-    assert task["descendants"] == []
+    assert task["descendants"]["items"] == []
 
 
 def test_descendants_come_with_their_depth_and_max_depth_cuts_both(house, gql):
     task = gql.data(TASK, {"id": tid(house["Sand"]), "maxDepth": 2})["task"]
-    assert task["descendants"] == [
+    assert task["descendants"]["items"] == [
         {"depth": 1, "task": {"title": "Prime"}},
         {"depth": 2, "task": {"title": "Paint"}},
     ]
-    assert task["ancestors"] == [{"depth": 1, "task": {"title": "Buy paint"}}]
+    assert task["ancestors"]["items"] == [{"depth": 1, "task": {"title": "Buy paint"}}]
 
 
 def test_depth_is_the_shortest_distance(user, gql):
     a, _b, c = chain(user, 3)
     link(a, c)
     task = gql.data(TASK, {"id": tid(c)})["task"]
-    assert task["ancestors"] == [
+    assert task["ancestors"]["items"] == [
         {"depth": 1, "task": {"title": "T0"}},
         {"depth": 1, "task": {"title": "T1"}},
     ]
@@ -270,20 +270,26 @@ def test_transitive_reads_of_a_task_cost_the_same_queries_whatever_the_chain_len
 ):
     tail = chain(user, length)[-1]
     # session, user, the task (isReady is an EXISTS in it), the direct-blockers prefetch
-    # (planned whatever the argument), the transitive blockers, the ancestors' edges and rows,
-    # the descendants' edges (no rows to load: there are none)
-    with django_assert_num_queries(8):
+    # (planned whatever the argument), the transitive blockers' walk and rows, the
+    # ancestors' walk and rows, the descendants' walk (no rows to load: there are none)
+    with django_assert_num_queries(9):
         data = gql.data(
             """query T($id: ID!) { task(id: $id) { isReady
                  blockers(transitive: true) { title }
-                 ancestors { depth task { title } }
-                 descendants { depth } } }""",
+                 ancestors { items { depth task { title } } truncated }
+                 descendants { items { depth } truncated } } }""",
             {"id": tid(tail)},
         )
     task = data["task"]
-    assert len(task["blockers"]) == length - 1
-    assert task["ancestors"][0] == {"depth": 1, "task": {"title": f"T{length - 2}"}}
-    assert task["ancestors"][-1] == {"depth": length - 1, "task": {"title": "T0"}}
+    # At most GRAPHQL_MAX_TRANSITIVE (200), nearest first; the flag says when it cut.
+    found = min(length - 1, 200)
+    assert len(task["blockers"]) == found
+    ancestors = task["ancestors"]["items"]
+    assert len(ancestors) == found
+    assert ancestors[0] == {"depth": 1, "task": {"title": f"T{length - 2}"}}
+    assert ancestors[-1] == {"depth": found, "task": {"title": f"T{length - 1 - found}"}}
+    assert task["ancestors"]["truncated"] is (length - 1 > 200)
+    assert task["descendants"] == {"items": [], "truncated": False}
 
 
 @pytest.mark.parametrize("length", [5, 500])

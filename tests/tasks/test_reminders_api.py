@@ -202,12 +202,12 @@ def test_unscheduling_cancels_relative_reminders(user, gql):
 
 def test_completing_a_task_cancels_its_unsent_reminders(user, gql):
     task = TaskFactory(owner=user, scheduled_at=SCHEDULED)
+    ReminderFactory(task=task, remind_at=SCHEDULED - timedelta(hours=1), state=ReminderState.SENT)
     ReminderFactory(task=task, remind_at=SCHEDULED)
-    ReminderFactory(task=task, remind_at=SCHEDULED, state=ReminderState.SENT)
     data = gql.data(COMPLETE, {"id": global_id("Task", task.pk)})
     assert data["taskComplete"]["task"]["reminders"] == [
-        {"state": "CANCELLED"},
         {"state": "SENT"},
+        {"state": "CANCELLED"},
     ]
 
 
