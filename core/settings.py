@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "strawberry_django",
     "users",
     "tasks",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -230,6 +231,24 @@ STRAWBERRY_DJANGO = {
     "FIELD_DESCRIPTION_FROM_HELP_TEXT": True,
     "TYPE_DESCRIPTION_FROM_MODEL_DOCSTRING": False,
 }
+
+# Webhooks (issue 12): outbound event deliveries (docs/webhooks.md)
+# Retry failed deliveries with exponential backoff (first wait, cap) for this long.
+WEBHOOK_RETRY_FOR_SECONDS = env.int("WEBHOOK_RETRY_FOR_SECONDS", 24 * 3600)
+WEBHOOK_RETRY_BACKOFF_MS = env.int("WEBHOOK_RETRY_BACKOFF_MS", 5_000)
+WEBHOOK_RETRY_MAX_BACKOFF_SECONDS = env.int("WEBHOOK_RETRY_MAX_BACKOFF_SECONDS", 3 * 3600)
+# An endpoint is disabled (and its owner emailed) after this many failed attempts in a row.
+WEBHOOK_DISABLE_AFTER_FAILURES = env.int("WEBHOOK_DISABLE_AFTER_FAILURES", 50)
+# The sweep re-queues PENDING deliveries overdue by this much (their message was lost), and
+# gives back SENDING ones claimed this long ago (their worker died).
+WEBHOOK_LOST_AFTER_SECONDS = env.int("WEBHOOK_LOST_AFTER_SECONDS", 30)
+WEBHOOK_STALE_SENDING_SECONDS = env.int("WEBHOOK_STALE_SENDING_SECONDS", 120)
+WEBHOOK_CONNECT_TIMEOUT_SECONDS = env.float("WEBHOOK_CONNECT_TIMEOUT_SECONDS", 5.0)
+WEBHOOK_READ_TIMEOUT_SECONDS = env.float("WEBHOOK_READ_TIMEOUT_SECONDS", 15.0)
+WEBHOOK_MAX_PER_USER = env.int("WEBHOOK_MAX_PER_USER", 20)
+# SSRF guard: addresses (or networks) outside the public internet that targets may use anyway,
+# e.g. "127.0.0.1" for tests or "10.0.5.0/24" for an internal receiver. Empty: none.
+WEBHOOK_ALLOWED_ADDRESSES = env.list("WEBHOOK_ALLOWED_ADDRESSES", default=[])
 
 LOGGING = {
     "version": 1,

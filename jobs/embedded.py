@@ -16,6 +16,7 @@ from dramatiq import Worker
 
 import jobs.actors  # noqa: F401 - declares the actors on the broker the worker consumes
 from tasks.reminders.dispatch import reminder_dispatch
+from webhooks.delivery import webhook_sweep
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +50,7 @@ def _dispatch_forever(stop: threading.Event) -> None:
     while not stop.is_set():
         try:
             reminder_dispatch(restart=restart)
+            webhook_sweep(restart=restart)
             restart = False
         except Exception:
             # Typically the tables do not exist yet (before `migrate`): try again later.
