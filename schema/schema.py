@@ -15,15 +15,16 @@ from schema.reminders import ReminderMutation
 from schema.tasks import TaskMutation, TaskQuery
 from schema.tokens import ApiTokenMutation, ApiTokenQuery
 from schema.users import UserMutation, UserQuery
+from schema.webhooks import WebhookMutation, WebhookQuery
 
 
 @strawberry.type
-class Query(TaskQuery, UserQuery, ApiTokenQuery):
+class Query(TaskQuery, UserQuery, ApiTokenQuery, WebhookQuery):
     pass
 
 
 @strawberry.type
-class Mutation(TaskMutation, ReminderMutation, UserMutation, ApiTokenMutation):
+class Mutation(TaskMutation, ReminderMutation, UserMutation, ApiTokenMutation, WebhookMutation):
     pass
 
 

@@ -16,13 +16,21 @@ def webhook_delivery_list(
     """The endpoint's newest deliveries with their event and attempts (three queries)."""
     if endpoint_pk is None:
         return []
-    deliveries = WebhookDelivery.objects.filter(
-        endpoint_id=endpoint_pk, endpoint__owner=user
-    ).select_related("event")
+    deliveries = _deliveries(user).filter(endpoint_id=endpoint_pk)
     if state:
         deliveries = deliveries.filter(state=state)
-    return list(
-        deliveries.order_by("-created_at", "-pk").prefetch_related(
+    return list(deliveries.order_by("-created_at", "-pk")[:limit])
+
+
+def webhook_delivery_get(*, user: User, pk: int) -> WebhookDelivery:
+    return _deliveries(user).get(pk=pk)
+
+
+def _deliveries(user: User) -> QuerySet[WebhookDelivery]:
+    return (
+        WebhookDelivery.objects.filter(endpoint__owner=user)
+        .select_related("event")
+        .prefetch_related(
             Prefetch("attempt_log", WebhookAttempt.objects.order_by("started_at", "pk"))
-        )[:limit]
+        )
     )
