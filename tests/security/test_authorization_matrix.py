@@ -21,6 +21,7 @@ from tests.factories import DoneTaskFactory, ReminderFactory, TaskDependencyFact
 from tests.graphql import GraphQLClient, global_id
 from tests.security.tokens import bearer_client, token_for
 from users.models import ApiToken, User
+from webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 pytestmark = pytest.mark.django_db
 
@@ -51,7 +52,28 @@ VICTIM_OBJECTS: dict[str, tuple[str, Callable[[User], object]]] = {
             remind_at=IN_A_WEEK,
         ),
     ),
+    "webhook": ("Webhook", lambda victim: victim_webhook(victim)),
+    "webhook_delivery": ("WebhookDelivery", lambda victim: victim_delivery(victim)),
 }
+
+
+def victim_webhook(victim: User) -> WebhookEndpoint:
+    return WebhookEndpoint.objects.create(
+        owner=victim, url=f"https://example.com/{MARK}", events=["task.created"], secret="whsec_x"
+    )
+
+
+def victim_delivery(victim: User) -> WebhookDelivery:
+    event = WebhookEvent.objects.create(
+        owner=victim, type="task.created", data={"title": MARK}, created_at=IN_A_WEEK
+    )
+    return WebhookDelivery.objects.create(
+        event=event,
+        endpoint=victim_webhook(victim),
+        state="FAILED",
+        next_attempt_at=IN_A_WEEK,
+        created_at=IN_A_WEEK,
+    )
 
 
 @dataclass(frozen=True)
@@ -134,6 +156,33 @@ OPERATIONS = [
         f"mutation($id: ID!) {{ apiTokenRevoke(id: $id) "
         f"{{ apiToken {{ name revokedAt }} {PAYLOAD} }} }}",
     ),
+    Operation(
+        "webhookUpdate",
+        "webhook",
+        "mutation($id: ID!) { webhookUpdate(id: $id, input: {enabled: false}) "
+        f"{{ webhook {{ url enabled }} {PAYLOAD} }} }}",
+    ),
+    Operation(
+        "webhookSecretRotate",
+        "webhook",
+        f"mutation($id: ID!) {{ webhookSecretRotate(id: $id) {{ secret {PAYLOAD} }} }}",
+    ),
+    Operation(
+        "webhookDelete",
+        "webhook",
+        f"mutation($id: ID!) {{ webhookDelete(id: $id) {{ deletedId {PAYLOAD} }} }}",
+    ),
+    Operation(
+        "webhookDeliveries",
+        "webhook",
+        "query($id: ID!) { webhookDeliveries(webhookId: $id) { webhookId payload } }",
+    ),
+    Operation(
+        "webhookDeliveryRetry",
+        "webhook_delivery",
+        "mutation($id: ID!) { webhookDeliveryRetry(id: $id) "
+        f"{{ delivery {{ state payload }} {PAYLOAD} }} }}",
+    ),
 ]
 
 CALLERS = ["anonymous", "other user's session", "other user's API token"]
@@ -147,6 +196,8 @@ SNAPSHOT: dict[type, tuple[str, ...] | None] = {
     Reminder: None,
     ApiToken: ("pk", "user_id", "name", "scopes", "expires_at", "revoked_at"),
     User: ("pk", "email", "password", "first_name", "last_name", "timezone", "is_active"),
+    WebhookEndpoint: None,
+    WebhookDelivery: None,
 }
 
 
@@ -178,7 +229,7 @@ def assert_refused(body: dict, operation: Operation, caller: str) -> None:
         return
     assert "errors" not in body, body
     value = body["data"][operation.name]
-    if value is None:  # a query for one object
+    if value is None or value == []:  # a query for one object, or for a list of its children
         return
     assert [e["code"] for e in value["errors"]] == ["not_found"]
     assert {v for k, v in value.items() if k != "errors"} == {None}
@@ -205,6 +256,7 @@ def test_another_users_object_is_out_of_reach(operation, caller, user, other_use
 LISTS = {
     "tasks": "{ tasks { totalCount edges { node { title preTasks { title } } } } }",
     "apiTokens": "{ apiTokens { name } }",
+    "webhooks": "{ webhooks { url description } }",
     "me": "{ me { email firstName } }",
 }
 

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from tasks.models import Task
 from tasks.services import task_complete, task_create, task_delete, task_update
-from tests.factories import TaskFactory, TaskDependencyFactory
+from tests.factories import TaskDependencyFactory, TaskFactory
 from tests.graphql import global_id
 from tests.webhooks.conftest import queued_deliveries, run_queued
 from webhooks import services
