@@ -2,6 +2,9 @@ import dramatiq
 import pytest
 
 from jobs import actors
+
+# The PostgreSQL and private Redis fixtures of the reminder worker tests.
+from tests.jobs.conftest import postgres, redis_server  # noqa: F401
 from tests.webhooks.receiver import Receiver
 
 

@@ -35,6 +35,7 @@ class Receiver:
         self.statuses: list[int] = []
         self.default_status = 200
         self.headers: dict[str, str] = {}
+        self.delay = 0.0  # seconds to wait before answering
         self.lock = threading.Lock()
         self.server: ThreadingHTTPServer | None = None
 
@@ -48,6 +49,8 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                if receiver.delay:
+                    time.sleep(receiver.delay)
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 try:
                     Webhook(receiver.secret).verify(body, headers)
@@ -95,6 +98,7 @@ class Receiver:
             self.statuses = []
             self.default_status = 200
             self.headers = {}
+            self.delay = 0.0
 
     def ids(self) -> list[str]:
         with self.lock:
