@@ -249,6 +249,12 @@ WEBHOOK_MAX_PER_USER = env.int("WEBHOOK_MAX_PER_USER", 20)
 # SSRF guard: addresses (or networks) outside the public internet that targets may use anyway,
 # e.g. "127.0.0.1" for tests or "10.0.5.0/24" for an internal receiver. Empty: none.
 WEBHOOK_ALLOWED_ADDRESSES = env.list("WEBHOOK_ALLOWED_ADDRESSES", default=[])
+# Idempotency-Key on /graphql/: stored responses live this long; a repeat arriving while the
+# first runs waits this long for its answer (then 409); a key left running this long by a
+# process that died is taken over.
+IDEMPOTENCY_KEY_TTL_SECONDS = env.int("IDEMPOTENCY_KEY_TTL_SECONDS", 24 * 3600)
+IDEMPOTENCY_WAIT_SECONDS = env.float("IDEMPOTENCY_WAIT_SECONDS", 5.0)
+IDEMPOTENCY_STALE_SECONDS = env.int("IDEMPOTENCY_STALE_SECONDS", 120)
 
 LOGGING = {
     "version": 1,

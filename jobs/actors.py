@@ -11,6 +11,7 @@ from jobs.emails import reminder_email, webhook_disabled_email
 from tasks.reminders.delivery import deliver_batch
 from tasks.reminders.dispatch import reminder_dispatch
 from webhooks.delivery import delivery_attempt, webhook_sweep
+from webhooks.idempotency import idempotency_expire
 
 logger = logging.getLogger(__name__)
 
@@ -46,3 +47,10 @@ def sweep_webhooks() -> None:
     woken = webhook_sweep()
     if woken:
         logger.info("Webhook sweep re-queued %d deliveries.", woken)
+
+
+@dramatiq.actor(periodic=cron("7 * * * *"), max_retries=0, time_limit=300_000)
+def expire_idempotency_keys() -> None:
+    deleted = idempotency_expire()
+    if deleted:
+        logger.info("Deleted %d expired idempotency keys.", deleted)

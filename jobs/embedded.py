@@ -17,6 +17,7 @@ from dramatiq import Worker
 import jobs.actors  # noqa: F401 - declares the actors on the broker the worker consumes
 from tasks.reminders.dispatch import reminder_dispatch
 from webhooks.delivery import webhook_sweep
+from webhooks.idempotency import idempotency_expire
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +52,7 @@ def _dispatch_forever(stop: threading.Event) -> None:
         try:
             reminder_dispatch(restart=restart)
             webhook_sweep(restart=restart)
+            idempotency_expire()
             restart = False
         except Exception:
             # Typically the tables do not exist yet (before `migrate`): try again later.

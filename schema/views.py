@@ -3,6 +3,7 @@ from django.http import HttpRequest, HttpResponseBase, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from strawberry.django.views import GraphQLView as StrawberryGraphQLView
 
+from schema.idempotency import idempotent
 from users import services
 from users.errors import ApiTokenRejected
 
@@ -61,4 +62,7 @@ class GraphQLView(StrawberryGraphQLView):
             if rejection is not None:
                 return rejection
         self.graphql_ide = "graphiql" if settings.GRAPHQL_GRAPHIQL else None
-        return super().dispatch(request, *args, **kwargs)
+        # Issue 12: a POST with an Idempotency-Key runs at most once per key and caller.
+        return idempotent(
+            request, lambda: super(GraphQLView, self).dispatch(request, *args, **kwargs)
+        )

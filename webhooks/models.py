@@ -113,3 +113,30 @@ class WebhookAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"attempt {self.pk} ({self.status_code or self.error})"
+
+
+class IdempotencyState(models.TextChoices):
+    IN_PROGRESS = "IN_PROGRESS"
+    DONE = "DONE"
+
+
+class IdempotencyKey(models.Model):
+    """One ``Idempotency-Key`` of one caller: the request's fingerprint and, once it ran, the
+    response to replay. Unique per (user, key); expired rows are deleted by a periodic job."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64)
+    state = models.CharField(max_length=11, choices=IdempotencyState.choices)
+    started_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    content_type = models.CharField(max_length=100, blank=True)
+    body = models.BinaryField(blank=True, default=b"")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "key"], name="idempotency_key_once")]
+        indexes = [models.Index(fields=["expires_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.state})"
