@@ -10,6 +10,7 @@ from strawberry_django.optimizer import DjangoOptimizerExtension
 
 from schema import fastpath
 from schema.connections import PAGE_SIZE
+from schema.hooks import InboundHookMutation, InboundHookQuery
 from schema.limits import SECURITY_EXTENSIONS
 from schema.reminders import ReminderMutation
 from schema.tasks import TaskMutation, TaskQuery
@@ -19,12 +20,19 @@ from schema.webhooks import WebhookMutation, WebhookQuery
 
 
 @strawberry.type
-class Query(TaskQuery, UserQuery, ApiTokenQuery, WebhookQuery):
+class Query(TaskQuery, UserQuery, ApiTokenQuery, WebhookQuery, InboundHookQuery):
     pass
 
 
 @strawberry.type
-class Mutation(TaskMutation, ReminderMutation, UserMutation, ApiTokenMutation, WebhookMutation):
+class Mutation(
+    TaskMutation,
+    ReminderMutation,
+    UserMutation,
+    ApiTokenMutation,
+    WebhookMutation,
+    InboundHookMutation,
+):
     pass
 
 

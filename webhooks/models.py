@@ -140,3 +140,44 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} ({self.state})"
+
+
+DOCUMENT_MAX_LENGTH = 10_000
+NAME_MAX_LENGTH = 100
+
+
+class InboundHook(models.Model):
+    """A URL (/hooks/<id>/) that runs one stored GraphQL mutation as its owner when a signed
+    request arrives. The id is random: it names the hook in the URL."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="inbound_hooks"
+    )
+    name = models.CharField(max_length=NAME_MAX_LENGTH)
+    document = models.TextField()
+    # {"variableName": "/json/pointer"}; empty: the body's top-level keys are the variables.
+    variables = models.JSONField(default=dict, blank=True)
+    secret = models.CharField(max_length=100)
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class InboundDelivery(models.Model):
+    """One request received by a hook, as answered (the newest ones are kept)."""
+
+    hook = models.ForeignKey(InboundHook, on_delete=models.CASCADE, related_name="deliveries")
+    webhook_id = models.CharField(max_length=255)
+    received_at = models.DateTimeField()
+    status_code = models.PositiveSmallIntegerField()
+    replayed = models.BooleanField(default=False)
+    response = models.TextField(blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["hook", "-received_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.webhook_id} ({self.status_code})"
