@@ -152,8 +152,9 @@ class InboundHookQuery:
         return [InboundDeliveryType.of(d) for d in deliveries]
 
 
-# A hook is a credential: like API tokens, hooks are managed from a browser session only, so
-# that a leaked token (or a hook) cannot mint a way in that outlives its revocation.
+# A hook is a credential: like API tokens, hooks are created and their secrets rotated from a
+# browser session only, so that a leaked token (or a hook) cannot mint a way in that outlives
+# its revocation. Changing, disabling and deleting one needs no more than a WRITE token.
 SESSION_ONLY = session_only("manage inbound hooks")
 
 
@@ -176,7 +177,7 @@ class InboundHookMutation:
             inbound_hook=InboundHookType.of(hook, info.context.request), secret=hook.secret
         )
 
-    @strawberry.mutation(permission_classes=[IsAuthenticated, SESSION_ONLY])
+    @strawberry.mutation(permission_classes=[IsAuthenticated])
     @payload_errors
     def inbound_hook_update(
         self, info: Info, id: relay.GlobalID, input: InboundHookUpdateInput
@@ -205,7 +206,7 @@ class InboundHookMutation:
             inbound_hook=InboundHookType.of(hook, info.context.request), secret=hook.secret
         )
 
-    @strawberry.mutation(permission_classes=[IsAuthenticated, SESSION_ONLY])
+    @strawberry.mutation(permission_classes=[IsAuthenticated])
     @payload_errors
     def inbound_hook_delete(self, info: Info, id: relay.GlobalID) -> InboundHookDeletePayload:
         hooks.inbound_hook_delete(user=caller(info), pk=_hook_pk(id))

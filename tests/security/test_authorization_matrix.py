@@ -21,7 +21,7 @@ from tests.factories import DoneTaskFactory, ReminderFactory, TaskDependencyFact
 from tests.graphql import GraphQLClient, global_id
 from tests.security.tokens import bearer_client, token_for
 from users.models import ApiToken, User
-from webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
+from webhooks.models import InboundHook, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 pytestmark = pytest.mark.django_db
 
@@ -54,6 +54,15 @@ VICTIM_OBJECTS: dict[str, tuple[str, Callable[[User], object]]] = {
     ),
     "webhook": ("Webhook", lambda victim: victim_webhook(victim)),
     "webhook_delivery": ("WebhookDelivery", lambda victim: victim_delivery(victim)),
+    "inbound_hook": (
+        "InboundHook",
+        lambda victim: InboundHook.objects.create(
+            owner=victim,
+            name=f"{MARK} hook",
+            document="mutation { taskDelete(id: 1) { deletedId } }",
+            secret="whsec_x",
+        ),
+    ),
 }
 
 
@@ -82,6 +91,8 @@ class Operation:
     target: str  # a key of VICTIM_OBJECTS
     document: str  # takes $id: the global ID of the target
     variables: Callable[[str], dict] = lambda id: {"id": id}
+    # Refused to every API token (FORBIDDEN) before the id is looked at.
+    session_only: bool = False
 
 
 PAYLOAD = "errors { field message code }"
@@ -183,6 +194,28 @@ OPERATIONS = [
         "mutation($id: ID!) { webhookDeliveryRetry(id: $id) "
         f"{{ delivery {{ state payload }} {PAYLOAD} }} }}",
     ),
+    Operation(
+        "inboundHookUpdate",
+        "inbound_hook",
+        'mutation($id: ID!) { inboundHookUpdate(id: $id, input: {name: "pwned"}) '
+        f"{{ inboundHook {{ name document }} {PAYLOAD} }} }}",
+    ),
+    Operation(
+        "inboundHookSecretRotate",
+        "inbound_hook",
+        f"mutation($id: ID!) {{ inboundHookSecretRotate(id: $id) {{ secret {PAYLOAD} }} }}",
+        session_only=True,
+    ),
+    Operation(
+        "inboundHookDelete",
+        "inbound_hook",
+        f"mutation($id: ID!) {{ inboundHookDelete(id: $id) {{ deletedId {PAYLOAD} }} }}",
+    ),
+    Operation(
+        "inboundHookDeliveries",
+        "inbound_hook",
+        "query($id: ID!) { inboundHookDeliveries(hookId: $id) { webhookId response } }",
+    ),
 ]
 
 CALLERS = ["anonymous", "other user's session", "other user's API token"]
@@ -198,6 +231,7 @@ SNAPSHOT: dict[type, tuple[str, ...] | None] = {
     User: ("pk", "email", "password", "first_name", "last_name", "timezone", "is_active"),
     WebhookEndpoint: None,
     WebhookDelivery: None,
+    InboundHook: None,
 }
 
 
@@ -226,6 +260,9 @@ def assert_refused(body: dict, operation: Operation, caller: str) -> None:
     if caller == "anonymous":
         assert body["data"] in (None, {operation.name: None})
         assert [e["extensions"] for e in body["errors"]] == [{"code": "UNAUTHENTICATED"}]
+        return
+    if operation.session_only and caller == "other user's API token":
+        assert [e["extensions"] for e in body["errors"]] == [{"code": "FORBIDDEN"}]
         return
     assert "errors" not in body, body
     value = body["data"][operation.name]
@@ -257,6 +294,7 @@ LISTS = {
     "tasks": "{ tasks { totalCount edges { node { title preTasks { title } } } } }",
     "apiTokens": "{ apiTokens { name } }",
     "webhooks": "{ webhooks { url description } }",
+    "inboundHooks": "{ inboundHooks { name document } }",
     "me": "{ me { email firstName } }",
 }
 
