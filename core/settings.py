@@ -237,8 +237,10 @@ STRAWBERRY_DJANGO = {
 WEBHOOK_RETRY_FOR_SECONDS = env.int("WEBHOOK_RETRY_FOR_SECONDS", 24 * 3600)
 WEBHOOK_RETRY_BACKOFF_MS = env.int("WEBHOOK_RETRY_BACKOFF_MS", 5_000)
 WEBHOOK_RETRY_MAX_BACKOFF_SECONDS = env.int("WEBHOOK_RETRY_MAX_BACKOFF_SECONDS", 3 * 3600)
-# An endpoint is disabled (and its owner emailed) after this many failed attempts in a row.
-WEBHOOK_DISABLE_AFTER_FAILURES = env.int("WEBHOOK_DISABLE_AFTER_FAILURES", 50)
+# An endpoint is disabled (and its owner emailed) once it failed this many attempts in a row
+# over at least this long (no success in between).
+WEBHOOK_DISABLE_AFTER_FAILURES = env.int("WEBHOOK_DISABLE_AFTER_FAILURES", 20)
+WEBHOOK_DISABLE_AFTER_SECONDS = env.int("WEBHOOK_DISABLE_AFTER_SECONDS", 12 * 3600)
 # The sweep re-queues PENDING deliveries overdue by this much (their message was lost), and
 # gives back SENDING ones claimed this long ago (their worker died).
 WEBHOOK_LOST_AFTER_SECONDS = env.int("WEBHOOK_LOST_AFTER_SECONDS", 30)

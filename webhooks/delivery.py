@@ -19,7 +19,8 @@ from datetime import datetime, timedelta
 import requests
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from standardwebhooks import Webhook
 
@@ -141,17 +142,22 @@ def _record(delivery, *, started, status_code, error, on_disabled) -> str:
                 last_error="",
             )
             WebhookEndpoint.objects.filter(pk=endpoint.pk).exclude(consecutive_failures=0).update(
-                consecutive_failures=0
+                consecutive_failures=0, failing_since=None
             )
             return DeliveryState.SUCCEEDED
         WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
-            consecutive_failures=F("consecutive_failures") + 1
+            consecutive_failures=F("consecutive_failures") + 1,
+            failing_since=Coalesce(F("failing_since"), Value(now)),
         )
-        failures = WebhookEndpoint.objects.values_list("consecutive_failures", flat=True).get(
-            pk=endpoint.pk
-        )
-        disabled = failures >= settings.WEBHOOK_DISABLE_AFTER_FAILURES and _disable(
-            endpoint, failures
+        failures, failing_since = WebhookEndpoint.objects.values_list(
+            "consecutive_failures", "failing_since"
+        ).get(pk=endpoint.pk)
+        # Disabled only after a run of failures that also lasted a while: a receiver down for a
+        # few minutes during a burst fails hundreds of attempts in a row, and must not be.
+        disabled = (
+            failures >= settings.WEBHOOK_DISABLE_AFTER_FAILURES
+            and now - failing_since >= timedelta(seconds=settings.WEBHOOK_DISABLE_AFTER_SECONDS)
+            and _disable(endpoint, failures)
         )
         if disabled and on_disabled is not None:
             transaction.on_commit(lambda: on_disabled(endpoint))

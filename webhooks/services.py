@@ -127,7 +127,7 @@ def webhook_update(
     if enabled is not UNSET:
         changes["enabled"] = enabled
         if enabled:
-            changes.update(consecutive_failures=0, disabled_reason="")
+            changes.update(consecutive_failures=0, failing_since=None, disabled_reason="")
     for name, value in changes.items():
         setattr(endpoint, name, value)
     if changes:

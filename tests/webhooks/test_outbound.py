@@ -267,6 +267,7 @@ def test_an_endpoint_failing_n_times_in_a_row_is_disabled_and_its_owner_emailed(
     user, endpoint, receiver, stub_broker, django_capture_on_commit_callbacks, settings
 ):
     settings.WEBHOOK_DISABLE_AFTER_FAILURES = 3
+    settings.WEBHOOK_DISABLE_AFTER_SECONDS = 0
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     receiver.default_status = 500
     with django_capture_on_commit_callbacks(execute=True):
@@ -291,6 +292,21 @@ def test_an_endpoint_failing_n_times_in_a_row_is_disabled_and_its_owner_emailed(
     assert WebhookDelivery.objects.count() == 4
 
 
+def test_a_run_of_failures_shorter_than_the_period_does_not_disable(
+    user, endpoint, receiver, stub_broker, django_capture_on_commit_callbacks, settings
+):
+    settings.WEBHOOK_DISABLE_AFTER_FAILURES = 3
+    receiver.default_status = 500
+    with django_capture_on_commit_callbacks(execute=True):
+        for n in range(5):
+            task_create(owner=user, title=f"T{n}")
+    run_queued(stub_broker)
+    endpoint.refresh_from_db()
+    assert endpoint.enabled is True
+    assert endpoint.consecutive_failures == 5
+    assert endpoint.failing_since is not None
+
+
 def test_a_success_resets_the_failure_count(
     user, endpoint, receiver, stub_broker, django_capture_on_commit_callbacks, settings
 ):
@@ -301,6 +317,7 @@ def test_a_success_resets_the_failure_count(
     run_queued(stub_broker)
     endpoint.refresh_from_db()
     assert endpoint.consecutive_failures == 0
+    assert endpoint.failing_since is None
 
 
 def test_the_delivery_log_and_redelivery_through_the_api(
