@@ -2,7 +2,7 @@
 
 The services call these inside their transactions; ``webhooks.events`` writes the outbox rows
 (nothing at all when no endpoint of the owner listens). Ids are the database keys; the GraphQL
-global id of a task is base64 of "TaskType:<id>" (see docs/webhooks.md).
+global id of a task is base64 of "Task:<id>" (see docs/webhooks.md).
 """
 
 from collections.abc import Iterable
