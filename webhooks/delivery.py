@@ -71,7 +71,8 @@ def _claim(pk: int, now: datetime) -> WebhookDelivery | None:
     )
     if not claimed:
         return None
-    return WebhookDelivery.objects.select_related("event", "endpoint").get(pk=pk)
+    # None if the endpoint was deleted meanwhile (its deliveries went with it).
+    return WebhookDelivery.objects.select_related("event", "endpoint").filter(pk=pk).first()
 
 
 def backoff(attempts: int) -> timedelta:

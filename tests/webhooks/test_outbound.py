@@ -438,3 +438,14 @@ def test_the_sweep_wakes_lost_deliveries_and_gives_back_dead_workers_claims(
         "Dead worker",
         "Lost message",
     ]
+
+
+def test_a_message_for_a_deleted_endpoint_or_delivery_does_nothing(
+    user, endpoint, receiver, stub_broker, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        task_create(owner=user, title="T")
+    endpoint.delete()
+    assert run_queued(stub_broker) == 1
+    assert receiver.received == []
+    assert delivery_attempt(pk=987_654_321) is None
