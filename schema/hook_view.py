@@ -5,6 +5,7 @@ import hashlib
 import json
 
 from django.conf import settings
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from standardwebhooks import Webhook
@@ -78,18 +79,21 @@ def inbound_hook_view(request: HttpRequest, hook_id) -> HttpResponse:
     except BaseException:
         idempotency.idempotency_abandon(user=owner, key=key)
         raise
-    idempotency.idempotency_finish(
-        user=owner,
-        key=key,
-        stored=idempotency.Stored(response.status_code, response["Content-Type"], response.content),
-    )
-    hooks.inbound_delivery_record(
-        hook=hook,
-        webhook_id=webhook_id,
-        status_code=response.status_code,
-        response=response.content,
-        replayed=False,
-    )
+    with transaction.atomic():  # one commit for both
+        idempotency.idempotency_finish(
+            user=owner,
+            key=key,
+            stored=idempotency.Stored(
+                response.status_code, response["Content-Type"], response.content
+            ),
+        )
+        hooks.inbound_delivery_record(
+            hook=hook,
+            webhook_id=webhook_id,
+            status_code=response.status_code,
+            response=response.content,
+            replayed=False,
+        )
     return response
 
 

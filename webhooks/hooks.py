@@ -24,6 +24,7 @@ from webhooks.services import new_secret
 DocumentCheck = Callable[[str], list[str]]
 
 RESPONSE_KEPT_CHARS = 2000
+PRUNE_EVERY = 20
 
 
 def _clean_name(name: str) -> str:
@@ -175,8 +176,9 @@ def _resolve(document: object, pointer: str) -> tuple[object, bool]:
 def inbound_delivery_record(
     *, hook: InboundHook, webhook_id: str, status_code: int, response: bytes, replayed: bool
 ) -> None:
-    """Log a received request; only the newest INBOUND_DELIVERIES_KEPT per hook are kept."""
-    InboundDelivery.objects.create(
+    """Log a received request; only the newest INBOUND_DELIVERIES_KEPT per hook are kept
+    (pruned at every PRUNE_EVERY-th row, so a hook holds at most that many more)."""
+    delivery = InboundDelivery.objects.create(
         hook=hook,
         webhook_id=webhook_id[:255],
         received_at=timezone.now(),
@@ -184,10 +186,12 @@ def inbound_delivery_record(
         replayed=replayed,
         response=response.decode(errors="replace")[:RESPONSE_KEPT_CHARS],
     )
+    if delivery.pk % PRUNE_EVERY:
+        return
     old = InboundDelivery.objects.filter(hook=hook).order_by("-received_at", "-pk")[
         settings.INBOUND_DELIVERIES_KEPT :
     ]
-    InboundDelivery.objects.filter(pk__in=list(old.values_list("pk", flat=True)[:100])).delete()
+    InboundDelivery.objects.filter(pk__in=list(old.values_list("pk", flat=True)[:1000])).delete()
 
 
 def inbound_delivery_list(*, user: User, hook_pk, limit: int) -> list[InboundDelivery]:

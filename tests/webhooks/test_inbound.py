@@ -249,3 +249,17 @@ def test_an_unknown_hook_and_a_get(gql):
     assert response.status_code == 404
     hook = make_hook(gql)
     assert Client().get(path(hook)).status_code == 405
+
+
+def test_the_log_keeps_the_newest_deliveries(gql, settings):
+    from webhooks.hooks import PRUNE_EVERY
+    from webhooks.models import InboundDelivery
+
+    settings.INBOUND_DELIVERIES_KEPT = 3
+    hook = make_hook(gql)
+    for n in range(2 * PRUNE_EVERY):
+        send(path(hook), hook["secret"], {"title": f"T{n}"}, msg_id=f"msg_{n}")
+    last = InboundDelivery.objects.latest("pk").pk
+    kept = list(InboundDelivery.objects.order_by("pk").values_list("webhook_id", flat=True))
+    assert len(kept) == 3 + last % PRUNE_EVERY
+    assert kept[-1] == f"msg_{2 * PRUNE_EVERY - 1}"
