@@ -7,7 +7,12 @@ WORKDIR /app
 COPY requirements.lock ./
 RUN pip install --no-cache-dir --require-hashes -r requirements.lock
 COPY . .
+# Static files with content-hashed names for WhiteNoise (the settings need production values
+# to load; these are used for this step only).
+RUN DEBUG=0 ALLOWED_HOSTS=localhost SECRET_KEY=collectstatic-only-not-a-secret-key-0123456789abcdef \
+    python manage.py collectstatic --noinput
 RUN useradd --create-home taskgraph
 USER taskgraph
 EXPOSE 8000
-CMD ["gunicorn", "core.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3"]
+# Bind address, workers (WEB_CONCURRENCY) and metrics clean-up: gunicorn.conf.py.
+CMD ["gunicorn", "core.wsgi:application"]

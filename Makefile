@@ -14,7 +14,7 @@ UV_COMPILE := $(BIN)/uv pip compile pyproject.toml --universal --python-version 
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install lock run test test-quick lint schema worker scheduler bench clean
+.PHONY: install lock run test test-quick lint schema worker scheduler bench clean vendor-graphiql frontend-check
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,7 +35,7 @@ lock: $(BIN)/python
 
 run: $(STAMP)
 	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py runserver $(HOST):$(PORT)
+	$(BIN)/python manage.py runserver --nostatic $(HOST):$(PORT)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -52,12 +52,31 @@ lint: $(STAMP)
 schema: $(STAMP)
 	$(BIN)/python manage.py export_schema schema.schema:schema --path schema/schema.graphql
 
+# Separate worker and scheduler processes share work through Redis: without REDIS_URL they
+# would talk to an in-memory broker nobody else sees (`make run` runs both in-process instead).
+WORKER_PROCESSES ?= 1
+WORKER_THREADS ?= 8
+NEEDS_REDIS = @[ -n "$$REDIS_URL" ] || { echo "make $@: REDIS_URL is not set. A separate $@ needs the Redis broker the web processes use, e.g. REDIS_URL=redis://127.0.0.1:6379/0 make $@ (without Redis, make run already runs the worker and the scheduler inside the web process)." >&2; exit 2; }
+
 # Dramatiq's idle poll (its own variable, in ms): its 1 s default makes reminders up to 1 s late.
 worker: $(STAMP)
-	dramatiq_worker_timeout=$${dramatiq_worker_timeout:-100} $(BIN)/python manage.py rundramatiq
+	$(NEEDS_REDIS)
+	dramatiq_worker_timeout=$${dramatiq_worker_timeout:-100} $(BIN)/python manage.py rundramatiq --processes $(WORKER_PROCESSES) --threads $(WORKER_THREADS)
 
 scheduler: $(STAMP)
+	$(NEEDS_REDIS)
 	$(BIN)/python manage.py runscheduler
+
+# Refresh schema/static/graphiql/vendor/ from the npm registry (needs npm; the output is
+# committed, so `make run` never needs this). Versions and integrity: frontend/vendor_graphiql.py.
+vendor-graphiql:
+	$(PYTHON) frontend/vendor_graphiql.py
+
+# A client nobody here wrote: the committed SDL through graphql-js (buildSchema +
+# validateSchema) and GraphQL Code Generator, the generated types compiled by tsc --strict.
+# Needs node and npm; versions locked in frontend/package-lock.json.
+frontend-check:
+	cd frontend && npm ci --no-audit --no-fund --loglevel=error && npm run -s check
 
 bench: $(STAMP)
 	$(BIN)/python bench/graphql_list.py

@@ -167,7 +167,10 @@ def inbound(n: int) -> dict:
         }
         t0 = time.perf_counter()
         response = Client().post(
-            f"/hooks/{hook.pk}/", data=payload, content_type="application/json", headers=headers
+            f"/hooks/{hook.public_id}/",
+            data=payload,
+            content_type="application/json",
+            headers=headers,
         )
         via_hook.append(time.perf_counter() - t0)
         assert response.status_code == 200, response.content[:300]

@@ -18,6 +18,9 @@ MIDDLEWARE = [
     "dramatiq.middleware.CurrentMessage",
     "periodiq.PeriodiqMiddleware",
     "django_dramatiq.middleware.DbConnectionsMiddleware",
+    # Issue 13: heartbeats for the readiness check; metrics and log context per message.
+    "jobs.heartbeat.Heartbeat",
+    "jobs.metrics.Observability",
 ]
 
 

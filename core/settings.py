@@ -9,6 +9,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from core import logs
 from core.broker import broker_settings
 from core.env import Env
 
@@ -45,11 +46,18 @@ INSTALLED_APPS = [
     "strawberry_django",
     "users",
     "tasks",
+    # Templates and static files of the GraphQL layer (GraphiQL).
+    "schema",
+    "health_check",
     "webhooks",
 ]
 
 MIDDLEWARE = [
+    # Issue 13: request id and one log line per request; HTTP metrics.
+    "core.logs.RequestLogMiddleware",
+    "core.metrics.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -107,8 +115,6 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
-STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
 
 # Browsers on other origins (single-page apps): list them to allow credentialed CORS requests
 # and CSRF-checked POSTs from them.
@@ -121,7 +127,7 @@ SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", not DEBUG)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", not DEBUG)
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", not DEBUG)
 # Load balancers probe over plain HTTP.
-SECURE_REDIRECT_EXEMPT = [r"^health/$"]
+SECURE_REDIRECT_EXEMPT = [r"^health/"]
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", False)
@@ -232,6 +238,25 @@ STRAWBERRY_DJANGO = {
     "TYPE_DESCRIPTION_FROM_MODEL_DOCSTRING": False,
 }
 
+# Static files (issue 11): WhiteNoise serves /static/ from the web process, also with DEBUG=0
+# (the admin's styles, GraphiQL's vendored scripts). In production `collectstatic` (run by the
+# Dockerfile) writes STATIC_ROOT with content-hashed names, which WhiteNoise sends with a
+# one-year immutable Cache-Control; other names get WHITENOISE_MAX_AGE. In development files
+# come straight from the apps, unhashed and uncached (`make run` passes --nostatic so that
+# WhiteNoise serves them there too).
+STATIC_URL = "static/"
+STATIC_ROOT = Path(env.str("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
+WHITENOISE_USE_FINDERS = DEBUG
+WHITENOISE_AUTOREFRESH = DEBUG
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
+
 # Webhooks (issue 12): outbound event deliveries (docs/webhooks.md)
 # Retry failed deliveries with exponential backoff (first wait, cap) for this long.
 WEBHOOK_RETRY_FOR_SECONDS = env.int("WEBHOOK_RETRY_FOR_SECONDS", 24 * 3600)
@@ -262,10 +287,21 @@ INBOUND_HOOK_MAX_PER_USER = env.int("INBOUND_HOOK_MAX_PER_USER", 20)
 INBOUND_HOOK_MAX_BODY_BYTES = env.int("INBOUND_HOOK_MAX_BODY_BYTES", 65_536)
 INBOUND_DELIVERIES_KEPT = env.int("INBOUND_DELIVERIES_KEPT", 100)
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
-}
+# Issue 13: running it in production (health, logs, metrics).
+# Readiness (/health/ready/) wants a worker heartbeat younger than HEALTH_WORKER_MAX_AGE and a
+# dispatcher run younger than HEALTH_DISPATCHER_MAX_AGE (it runs every minute).
+HEALTH_HEARTBEAT_SECONDS = env.int("HEALTH_HEARTBEAT_SECONDS", 10)
+HEALTH_WORKER_MAX_AGE = env.int("HEALTH_WORKER_MAX_AGE", 60)
+HEALTH_DISPATCHER_MAX_AGE = env.int("HEALTH_DISPATCHER_MAX_AGE", 180)
+
+# Logs: JSON lines in production, readable ones in development (core/logs.py).
+LOG_LEVEL = env.str("LOG_LEVEL", "INFO")
+LOG_FORMAT = env.str("LOG_FORMAT", "console" if DEBUG else "json")
+if LOG_FORMAT not in ("json", "console"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be json or console, got {LOG_FORMAT!r}.")
+LOGGING = logs.logging_config(json=LOG_FORMAT == "json", level=LOG_LEVEL)
+logs.configure_structlog()
+# Metrics (core/metrics.py): /metrics answers `Authorization: Bearer <METRICS_TOKEN>` only;
+# these collectors read the database at scrape time.
+METRICS_TOKEN = env.str("METRICS_TOKEN", "")
+METRICS_COLLECTORS = ["jobs.metrics.RemindersByState"]

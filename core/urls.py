@@ -1,7 +1,8 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from core import views
+from core import metrics, views
+from core.health import readiness
 from schema.hook_view import inbound_hook_view
 from schema.schema import schema
 from schema.views import GraphQLView
@@ -11,7 +12,11 @@ urlpatterns = [
     path("csrf/", views.csrf, name="csrf"),
     # Inbound hooks (issue 12): signed requests that run one stored mutation.
     path("hooks/<uuid:hook_id>/", inbound_hook_view, name="inbound-hook"),
+    # Liveness (no I/O) at both; readiness checks every dependency (core/health.py).
     path("health/", views.health, name="health"),
+    path("health/live/", views.health, name="health_live"),
+    path("health/ready/", readiness, name="health_ready"),
+    path("metrics", metrics.metrics, name="metrics"),
     path("admin/", admin.site.urls),
     # Tracking webhooks: /anymail/<esp>/tracking/ (delivery status of reminders).
     path("anymail/", include("anymail.urls")),

@@ -13,4 +13,5 @@ def csrf(request: HttpRequest) -> JsonResponse:
 
 
 def health(request: HttpRequest) -> JsonResponse:
+    """Liveness: the process answers. Touches nothing else (readiness does: /health/ready/)."""
     return JsonResponse({"status": "ok"})

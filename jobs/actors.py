@@ -7,6 +7,7 @@ import dramatiq
 from django.conf import settings
 from periodiq import cron
 
+from core import health
 from jobs.emails import reminder_email, webhook_disabled_email
 from tasks.reminders.delivery import deliver_batch
 from tasks.reminders.dispatch import reminder_dispatch
@@ -32,6 +33,7 @@ def deliver_due_reminders(slot_ms: int) -> None:
 @dramatiq.actor(periodic=cron("* * * * *"), max_retries=0, time_limit=120_000)
 def dispatch_reminders() -> None:
     woken = reminder_dispatch()
+    health.beat(health.DISPATCHER)
     if woken:
         logger.info("Reminder dispatcher queued or re-queued %d reminders.", woken)
 

@@ -15,6 +15,7 @@ from django.db import close_old_connections
 from dramatiq import Worker
 
 import jobs.actors  # noqa: F401 - declares the actors on the broker the worker consumes
+from core import health
 from tasks.reminders.dispatch import reminder_dispatch
 from webhooks.delivery import webhook_sweep
 from webhooks.idempotency import idempotency_expire
@@ -54,6 +55,7 @@ def _dispatch_forever(stop: threading.Event) -> None:
             webhook_sweep(restart=restart)
             idempotency_expire()
             restart = False
+            health.beat(health.DISPATCHER)
         except Exception:
             # Typically the tables do not exist yet (before `migrate`): try again later.
             logger.exception("Reminder dispatcher run failed; next try in a minute.")

@@ -29,7 +29,7 @@ def _error(message: str, code: str, status: int) -> JsonResponse:
 def inbound_hook_view(request: HttpRequest, hook_id) -> HttpResponse:
     if request.method != "POST":
         return _error("Send a POST.", "METHOD_NOT_ALLOWED", 405)
-    hook = hooks.inbound_hook_get(pk=hook_id)
+    hook = hooks.inbound_hook_get(public_id=hook_id)
     if hook is None or not hook.enabled or not hook.owner.is_active:
         return _error("No such hook, or it is disabled.", "HOOK_NOT_FOUND", 404)
     length = int(request.META.get("CONTENT_LENGTH") or 0)

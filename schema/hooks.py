@@ -8,18 +8,19 @@ acts like a WRITE-scoped API token of its owner: the same limits and extensions 
 session-only operations (tokens, password, sessions) are refused.
 """
 
-import uuid
 from datetime import datetime
 
 import strawberry
+import strawberry_django
 from django.conf import settings
-from django.http import HttpRequest
+from django.db.models import QuerySet
 from graphql import GraphQLError, OperationType, parse, validate
-from strawberry import Info, relay
+from strawberry import Info, auto, relay
 from strawberry.scalars import JSON
 
 from schema.auth import IsAuthenticated, caller, session_only
 from schema.errors import FieldError, payload_errors
+from schema.ids import ModelNode, decode_pk
 from schema.inputs import given
 from webhooks import hooks
 from webhooks.models import InboundDelivery, InboundHook
@@ -41,43 +42,31 @@ def document_problems(schema: strawberry.Schema, document: str) -> list[str]:
     return [error.message for error in validate(schema._schema, parsed)]
 
 
-def _hook_pk(id: relay.GlobalID) -> str | None:
-    if id.type_name != "InboundHook":
-        return None
-    return id.node_id if _is_uuid(id.node_id) else None
+def _hook_pk(id: relay.GlobalID) -> int | None:
+    return decode_pk(id, "InboundHook")
 
 
-def _is_uuid(value: str) -> bool:
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True
+@strawberry_django.type(InboundHook, name="InboundHook")
+class InboundHookType(ModelNode):
+    name: auto
+    document: auto
+    enabled: auto
+    created_at: auto
 
-
-@strawberry.type(name="InboundHook")
-class InboundHookType:
-    id: relay.GlobalID
-    name: str
-    document: str
-    variables: JSON = strawberry.field(
-        description="Variable name -> JSON pointer into the body; {}: the top-level keys."
+    @strawberry_django.field(
+        only=["variables"],
+        description="Variable name -> JSON pointer into the body; {}: the top-level keys.",
     )
-    enabled: bool
-    url: str = strawberry.field(description="POST signed requests here.")
-    created_at: datetime
+    def variables(self, root: InboundHook) -> JSON:
+        return root.variables
+
+    @strawberry_django.field(only=["public_id"], description="POST signed requests here.")
+    def url(self, root: InboundHook, info: Info) -> str:
+        return info.context.request.build_absolute_uri(f"/hooks/{root.public_id}/")
 
     @classmethod
-    def of(cls, hook: InboundHook, request: HttpRequest) -> "InboundHookType":
-        return cls(
-            id=relay.GlobalID("InboundHook", str(hook.pk)),
-            name=hook.name,
-            document=hook.document,
-            variables=hook.variables,
-            enabled=hook.enabled,
-            url=request.build_absolute_uri(f"/hooks/{hook.pk}/"),
-            created_at=hook.created_at,
-        )
+    def get_queryset(cls, queryset: QuerySet, info: Info, **kwargs) -> QuerySet:
+        return queryset & hooks.inbound_hook_list(user=info.context.request.user)
 
 
 @strawberry.type(name="InboundDelivery")
@@ -136,8 +125,7 @@ class InboundHookDeletePayload:
 class InboundHookQuery:
     @strawberry.field(permission_classes=[IsAuthenticated])
     def inbound_hooks(self, info: Info) -> list[InboundHookType]:
-        request = info.context.request
-        return [InboundHookType.of(h, request) for h in hooks.inbound_hook_list(user=caller(info))]
+        return list(hooks.inbound_hook_list(user=caller(info)))
 
     @strawberry.field(
         description=f"Requests a hook received, newest first (at most {DELIVERIES_MAX}).",
@@ -173,9 +161,7 @@ class InboundHookMutation:
             variables=input.variables,
             check=lambda document: document_problems(info.schema, document),
         )
-        return InboundHookPayload(
-            inbound_hook=InboundHookType.of(hook, info.context.request), secret=hook.secret
-        )
+        return InboundHookPayload(inbound_hook=hook, secret=hook.secret)
 
     @strawberry.mutation(permission_classes=[IsAuthenticated])
     @payload_errors
@@ -196,15 +182,13 @@ class InboundHookMutation:
             check=lambda document: document_problems(info.schema, document),
             **values,
         )
-        return InboundHookPayload(inbound_hook=InboundHookType.of(hook, info.context.request))
+        return InboundHookPayload(inbound_hook=hook)
 
     @strawberry.mutation(permission_classes=[IsAuthenticated, SESSION_ONLY])
     @payload_errors
     def inbound_hook_secret_rotate(self, info: Info, id: relay.GlobalID) -> InboundHookPayload:
         hook = hooks.inbound_hook_secret_rotate(user=caller(info), pk=_hook_pk(id))
-        return InboundHookPayload(
-            inbound_hook=InboundHookType.of(hook, info.context.request), secret=hook.secret
-        )
+        return InboundHookPayload(inbound_hook=hook, secret=hook.secret)
 
     @strawberry.mutation(permission_classes=[IsAuthenticated])
     @payload_errors

@@ -12,7 +12,10 @@ from schema import fastpath
 from schema.connections import PAGE_SIZE
 from schema.hooks import InboundHookMutation, InboundHookQuery
 from schema.limits import SECURITY_EXTENSIONS
+from schema.nodes import NodeQuery
+from schema.observability import Observability
 from schema.reminders import ReminderMutation
+from schema.scalars import SCALAR_OVERRIDES
 from schema.tasks import TaskMutation, TaskQuery
 from schema.tokens import ApiTokenMutation, ApiTokenQuery
 from schema.users import UserMutation, UserQuery
@@ -20,7 +23,7 @@ from schema.webhooks import WebhookMutation, WebhookQuery
 
 
 @strawberry.type
-class Query(TaskQuery, UserQuery, ApiTokenQuery, WebhookQuery, InboundHookQuery):
+class Query(NodeQuery, TaskQuery, UserQuery, ApiTokenQuery, WebhookQuery, InboundHookQuery):
     pass
 
 
@@ -66,6 +69,7 @@ schema = Schema(
     query=Query,
     mutation=Mutation,
     execution_context_class=fastpath.executor_class(),
+    scalar_overrides=SCALAR_OVERRIDES,
     config=StrawberryConfig(
         relay_max_results=PAGE_SIZE,
         batching_config={"max_operations": settings.GRAPHQL_MAX_BATCH},
@@ -73,6 +77,7 @@ schema = Schema(
         disable_field_suggestions=not settings.GRAPHQL_INTROSPECTION,
     ),
     extensions=[
+        Observability,
         *SECURITY_EXTENSIONS,
         OptimizerExtension,
         # Repeated documents (every SPA sends the same few) skip parsing and validation;

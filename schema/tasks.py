@@ -11,7 +11,7 @@ from strawberry import Info, relay
 from strawberry_django.optimizer import optimize
 
 from schema.auth import IsAuthenticated, caller
-from schema.connections import PAGE_SIZE, ListConnection
+from schema.connections import PAGE_SIZE, CursorConnection, describe_paging
 from schema.errors import FieldError, field_errors, not_found_error, payload_errors
 from schema.ids import decode_pk, decode_pks
 from schema.inputs import given
@@ -155,8 +155,9 @@ class TaskQuery:
             return None
         return selectors.task_visible(user=caller(info)).filter(pk=pk)
 
+    @describe_paging
     @strawberry_django.connection(
-        ListConnection[TaskType],
+        CursorConnection[TaskType],
         description=f"Your tasks, at most {PAGE_SIZE} per page. Default order: createdAt.",
         permission_classes=[IsAuthenticated],
     )

@@ -1,8 +1,13 @@
+import secrets
+
 from django.conf import settings
-from django.http import HttpRequest, HttpResponseBase, JsonResponse
-from django.middleware.csrf import CsrfViewMiddleware
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
+from django.middleware.csrf import CsrfViewMiddleware, get_token
+from django.shortcuts import render
+from django.urls import reverse
 from strawberry.django.views import GraphQLView as StrawberryGraphQLView
 
+from core.logs import bind_user
 from schema.idempotency import idempotent
 from users import services
 from users.errors import ApiTokenRejected
@@ -26,6 +31,56 @@ class _CsrfCheck(CsrfViewMiddleware):
 
 
 _csrf_check = _CsrfCheck(lambda request: None)
+
+# GraphiQL's page loads scripts, styles, fonts and images from this site only, runs no inline
+# script and talks to no other origin. The one exception: the style elements GraphiQL's dialogs
+# insert (a scroll lock), allowed by a nonce fresh for each response.
+GRAPHIQL_CSP = (
+    "default-src 'self'; style-src 'self' 'nonce-{nonce}'; base-uri 'none'; "
+    "form-action 'none'; frame-ancestors 'none'; object-src 'none'"
+)
+
+# GraphiQL's default tabs: the README's first steps, then a call with an API token.
+GRAPHIQL_TABS = [
+    {
+        "query": """mutation Register {
+  register(
+    input: {email: "me@example.com", password: "a long passphrase 42", timezone: "Europe/Paris"}
+  ) {
+    user { id }
+    errors { field message code }
+  }
+}""",
+    },
+    {
+        "query": """mutation CreateTask {
+  taskCreate(input: {title: "Write the report", scheduledAt: "2030-01-31T09:00:00+01:00"}) {
+    task { id title }
+    errors { field message code }
+  }
+}""",
+    },
+    {
+        "query": """query Tasks {
+  tasks(first: 20, order: [{field: SCHEDULED_AT}]) {
+    totalCount
+    edges { node { id title scheduledAt preTasks { title } } }
+  }
+}""",
+    },
+    {
+        "query": """# Scripts authenticate with an API token instead of the session cookie.
+# Create one while logged in:
+#   mutation {
+#     apiTokenCreate(input: {name: "script", scopes: [READ]}) { secret errors { message } }
+#   }
+# then put its secret in the Headers editor below (replacing the placeholder) and run this.
+query WithApiToken {
+  me { email }
+}""",
+        "headers": '{"Authorization": "Bearer <the secret from apiTokenCreate>"}',
+    },
+]
 
 
 class GraphQLView(StrawberryGraphQLView):
@@ -61,8 +116,28 @@ class GraphQLView(StrawberryGraphQLView):
             rejection = _csrf_check.process_view(request, None, (), {})
             if rejection is not None:
                 return rejection
+        # Every log line of the operation names its user (a session's costs the query the
+        # resolvers would make anyway).
+        bind_user(request.user)
         self.graphql_ide = "graphiql" if settings.GRAPHQL_GRAPHIQL else None
         # Issue 12: a POST with an Idempotency-Key runs at most once per key and caller.
         return idempotent(
             request, lambda: super(GraphQLView, self).dispatch(request, *args, **kwargs)
         )
+
+    def render_graphql_ide(self, request: HttpRequest) -> HttpResponse:
+        """GraphiQL from the project's own static files (schema/static/graphiql/).
+
+        The page sets the CSRF cookie, which its fetcher reads before every request.
+        """
+        get_token(request)
+        nonce = secrets.token_urlsafe(18)
+        config = {
+            "endpoint": reverse("graphql"),
+            "csrfCookieName": settings.CSRF_COOKIE_NAME,
+            "defaultTabs": GRAPHIQL_TABS,
+            "styleNonce": nonce,
+        }
+        response = render(request, "graphiql/index.html", {"config": config})
+        response["Content-Security-Policy"] = GRAPHIQL_CSP.format(nonce=nonce)
+        return response

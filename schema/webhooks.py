@@ -3,12 +3,14 @@
 from datetime import datetime
 
 import strawberry
-from strawberry import Info, relay
+import strawberry_django
+from django.db.models import QuerySet
+from strawberry import Info, auto, relay
 from strawberry.scalars import JSON
 
 from schema.auth import IsAuthenticated, caller
 from schema.errors import FieldError, payload_errors
-from schema.ids import decode_pk
+from schema.ids import ModelNode, decode_pk
 from schema.inputs import given
 from webhooks import selectors, services
 from webhooks.models import DeliveryState, EventType, WebhookDelivery, WebhookEndpoint
@@ -23,29 +25,24 @@ WebhookDeliveryStateEnum = strawberry.enum(DeliveryState, name="WebhookDeliveryS
 DELIVERIES_MAX = 100
 
 
-@strawberry.type(name="Webhook", description="An endpoint our events are sent to.")
-class WebhookType:
-    id: relay.GlobalID
-    url: str
-    events: list[WebhookEventTypeEnum]
-    description: str
-    enabled: bool
-    disabled_reason: str = strawberry.field(description="Why it was disabled, if it was.")
-    consecutive_failures: int
-    created_at: datetime
+@strawberry_django.type(
+    WebhookEndpoint, name="WebhookEndpoint", description="An endpoint our events are sent to."
+)
+class WebhookType(ModelNode):
+    url: auto
+    description: auto
+    enabled: auto
+    disabled_reason: str = strawberry_django.field(description="Why it was disabled, if it was.")
+    consecutive_failures: auto
+    created_at: auto
+
+    @strawberry_django.field(only=["events"])
+    def events(self, root: WebhookEndpoint) -> list[WebhookEventTypeEnum]:
+        return [EventType(name) for name in root.events]
 
     @classmethod
-    def of(cls, endpoint: WebhookEndpoint) -> "WebhookType":
-        return cls(
-            id=relay.GlobalID("Webhook", str(endpoint.pk)),
-            url=endpoint.url,
-            events=[EventType(name) for name in endpoint.events],
-            description=endpoint.description,
-            enabled=endpoint.enabled,
-            disabled_reason=endpoint.disabled_reason,
-            consecutive_failures=endpoint.consecutive_failures,
-            created_at=endpoint.created_at,
-        )
+    def get_queryset(cls, queryset: QuerySet, info: Info, **kwargs) -> QuerySet:
+        return queryset & selectors.webhook_list(user=info.context.request.user)
 
 
 @strawberry.type(name="WebhookAttempt")
@@ -57,50 +54,54 @@ class WebhookAttemptType:
     succeeded: bool
 
 
-@strawberry.type(name="WebhookDelivery", description="One event sent (or to send) to one endpoint.")
-class WebhookDeliveryType:
-    id: relay.GlobalID
-    webhook_id: str = strawberry.field(
-        description="The `webhook-id` header: the same on every attempt; receivers dedupe on it."
-    )
-    event_type: WebhookEventTypeEnum
-    payload: JSON = strawberry.field(description="The event's `data`.")
+@strawberry_django.type(
+    WebhookDelivery,
+    name="WebhookDelivery",
+    description="One event sent (or to send) to one endpoint.",
+)
+class WebhookDeliveryType(ModelNode):
     state: WebhookDeliveryStateEnum
-    attempts: int
-    next_attempt_at: datetime | None
-    last_status_code: int | None
-    last_error: str
-    created_at: datetime
-    succeeded_at: datetime | None
-    attempt_log: list[WebhookAttemptType]
+    attempts: auto
+    last_status_code: auto
+    last_error: auto
+    created_at: auto
+    succeeded_at: auto
+
+    @strawberry_django.field(
+        select_related=["event"],
+        description="The `webhook-id` header: the same on every attempt; receivers dedupe on it.",
+    )
+    def webhook_id(self, root: WebhookDelivery) -> str:
+        return root.event.webhook_id
+
+    @strawberry_django.field(select_related=["event"])
+    def event_type(self, root: WebhookDelivery) -> WebhookEventTypeEnum:
+        return EventType(root.event.type)
+
+    @strawberry_django.field(select_related=["event"], description="The event's `data`.")
+    def payload(self, root: WebhookDelivery) -> JSON:
+        return root.event.data
+
+    @strawberry_django.field(only=["state", "next_attempt_at"])
+    def next_attempt_at(self, root: WebhookDelivery) -> datetime | None:
+        return root.next_attempt_at if root.state == DeliveryState.PENDING else None
+
+    @strawberry_django.field(prefetch_related=["attempt_log"])
+    def attempt_log(self, root: WebhookDelivery) -> list[WebhookAttemptType]:
+        return [
+            WebhookAttemptType(
+                started_at=a.started_at,
+                finished_at=a.finished_at,
+                status_code=a.status_code,
+                error=a.error,
+                succeeded=a.succeeded,
+            )
+            for a in sorted(root.attempt_log.all(), key=lambda a: (a.started_at, a.pk))
+        ]
 
     @classmethod
-    def of(cls, delivery: WebhookDelivery) -> "WebhookDeliveryType":
-        return cls(
-            id=relay.GlobalID("WebhookDelivery", str(delivery.pk)),
-            webhook_id=delivery.event.webhook_id,
-            event_type=EventType(delivery.event.type),
-            payload=delivery.event.data,
-            state=DeliveryState(delivery.state),
-            attempts=delivery.attempts,
-            next_attempt_at=(
-                delivery.next_attempt_at if delivery.state == DeliveryState.PENDING else None
-            ),
-            last_status_code=delivery.last_status_code,
-            last_error=delivery.last_error,
-            created_at=delivery.created_at,
-            succeeded_at=delivery.succeeded_at,
-            attempt_log=[
-                WebhookAttemptType(
-                    started_at=a.started_at,
-                    finished_at=a.finished_at,
-                    status_code=a.status_code,
-                    error=a.error,
-                    succeeded=a.succeeded,
-                )
-                for a in delivery.attempt_log.all()
-            ],
-        )
+    def get_queryset(cls, queryset: QuerySet, info: Info, **kwargs) -> QuerySet:
+        return queryset.filter(endpoint__owner=info.context.request.user)
 
 
 @strawberry.input
@@ -166,7 +167,7 @@ def _values(input: WebhookUpdateInput) -> dict:
 class WebhookQuery:
     @strawberry.field(description="Your webhook endpoints.", permission_classes=[IsAuthenticated])
     def webhooks(self, info: Info) -> list[WebhookType]:
-        return [WebhookType.of(e) for e in selectors.webhook_list(user=caller(info))]
+        return list(selectors.webhook_list(user=caller(info)))
 
     @strawberry.field(
         description=f"An endpoint's deliveries, newest first (at most {DELIVERIES_MAX}).",
@@ -181,11 +182,11 @@ class WebhookQuery:
     ) -> list[WebhookDeliveryType]:
         deliveries = selectors.webhook_delivery_list(
             user=caller(info),
-            endpoint_pk=decode_pk(webhook_id, "Webhook"),
+            endpoint_pk=decode_pk(webhook_id, "WebhookEndpoint"),
             state=state.value if state else None,
             limit=max(0, min(first, DELIVERIES_MAX)),
         )
-        return [WebhookDeliveryType.of(d) for d in deliveries]
+        return deliveries
 
 
 @strawberry.type
@@ -202,7 +203,7 @@ class WebhookMutation:
             events=[event.value for event in input.events],
             description=input.description,
         )
-        return WebhookSecretPayload(webhook=WebhookType.of(created.endpoint), secret=created.secret)
+        return WebhookSecretPayload(webhook=created.endpoint, secret=created.secret)
 
     @strawberry.mutation(permission_classes=[IsAuthenticated])
     @payload_errors
@@ -210,9 +211,9 @@ class WebhookMutation:
         self, info: Info, id: relay.GlobalID, input: WebhookUpdateInput
     ) -> WebhookPayload:
         endpoint = services.webhook_update(
-            user=caller(info), pk=decode_pk(id, "Webhook"), **_values(input)
+            user=caller(info), pk=decode_pk(id, "WebhookEndpoint"), **_values(input)
         )
-        return WebhookPayload(webhook=WebhookType.of(endpoint))
+        return WebhookPayload(webhook=endpoint)
 
     @strawberry.mutation(
         description="A new signing secret, shown only this once; the old one stops at once.",
@@ -220,13 +221,15 @@ class WebhookMutation:
     )
     @payload_errors
     def webhook_secret_rotate(self, info: Info, id: relay.GlobalID) -> WebhookSecretPayload:
-        rotated = services.webhook_secret_rotate(user=caller(info), pk=decode_pk(id, "Webhook"))
-        return WebhookSecretPayload(webhook=WebhookType.of(rotated.endpoint), secret=rotated.secret)
+        rotated = services.webhook_secret_rotate(
+            user=caller(info), pk=decode_pk(id, "WebhookEndpoint")
+        )
+        return WebhookSecretPayload(webhook=rotated.endpoint, secret=rotated.secret)
 
     @strawberry.mutation(permission_classes=[IsAuthenticated])
     @payload_errors
     def webhook_delete(self, info: Info, id: relay.GlobalID) -> WebhookDeletePayload:
-        services.webhook_delete(user=caller(info), pk=decode_pk(id, "Webhook"))
+        services.webhook_delete(user=caller(info), pk=decode_pk(id, "WebhookEndpoint"))
         return WebhookDeletePayload(deleted_id=id)
 
     @strawberry.mutation(
@@ -239,4 +242,4 @@ class WebhookMutation:
             user=caller(info), pk=decode_pk(id, "WebhookDelivery")
         )
         delivery = selectors.webhook_delivery_get(user=caller(info), pk=delivery.pk)
-        return WebhookDeliveryPayload(delivery=WebhookDeliveryType.of(delivery))
+        return WebhookDeliveryPayload(delivery=delivery)

@@ -1,11 +1,16 @@
+import copy
+import logging
+import logging.config
 import os
+import re
 
 import dramatiq
 import pytest
+from django.conf import settings as django_settings
 from django.test import Client
 from dramatiq.brokers.stub import StubBroker
 
-from tests.factories import UserFactory
+from tests.factories import PASSWORD, UserFactory
 from tests.graphql import GraphQLClient
 
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
@@ -16,6 +21,45 @@ def skip_or_fail(reason: str) -> None:
     if REQUIRE_SERVICES:
         pytest.fail(f"REQUIRE_SERVICES=1 but {reason}")
     pytest.skip(reason)
+
+
+# What must never appear in a log line: the factories' password, an API token's secret.
+SECRET_IN_LOG = re.compile(re.escape(PASSWORD) + r"|tg_[A-Za-z0-9_-]{40,}")
+
+
+class NotFactoryBoy(logging.Filter):
+    """factory_boy (a test tool) logs the arguments of the setters it calls, our fixtures'
+    password among them: not the application's log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.name.startswith("factory")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_secret_in_the_log(tmp_path_factory):
+    """Issue 13: every line the whole run logs, at DEBUG, through the project's formatter; at
+    the end, none may carry a password or a token (tests/ops/test_logs.py runs the flows that
+    handle them; this catches whatever any other test exercises). The handler is part of the
+    LOGGING setting, so it survives tests that set Django up again (the fuzzer does)."""
+    path = tmp_path_factory.mktemp("log") / "run.log"
+    original = django_settings.LOGGING
+    config = copy.deepcopy(original)
+    config["filters"] = {**config.get("filters", {}), "not_factory_boy": {"()": NotFactoryBoy}}
+    config["handlers"]["secrets_scan"] = {
+        "class": "logging.FileHandler",
+        "filename": str(path),
+        "formatter": "structlog",
+        "filters": ["not_factory_boy"],
+    }
+    config["handlers"]["console"]["level"] = config["root"]["level"]
+    config["root"] = {"handlers": [*config["root"]["handlers"], "secrets_scan"], "level": "DEBUG"}
+    django_settings.LOGGING = config
+    logging.config.dictConfig(config)
+    yield
+    django_settings.LOGGING = original
+    logging.config.dictConfig(original)
+    leaks = [line for line in path.read_text().splitlines() if SECRET_IN_LOG.search(line)]
+    assert not leaks, f"secrets in the log ({path}):\n" + "\n".join(leaks[:5])
 
 
 @pytest.fixture(autouse=True)

@@ -140,9 +140,9 @@ def inbound_hook_delete(*, user: User, pk) -> None:
     _owned(user, pk).delete()
 
 
-def inbound_hook_get(*, pk) -> InboundHook | None:
-    """The hook a request names (any owner: the signature proves the sender)."""
-    return InboundHook.objects.select_related("owner").filter(pk=pk).first()
+def inbound_hook_get(*, public_id) -> InboundHook | None:
+    """The hook a request's URL names (any owner: the signature proves the sender)."""
+    return InboundHook.objects.select_related("owner").filter(public_id=public_id).first()
 
 
 def variables_from(hook: InboundHook, body: object) -> dict:

@@ -148,10 +148,11 @@ NAME_MAX_LENGTH = 100
 
 
 class InboundHook(models.Model):
-    """A URL (/hooks/<id>/) that runs one stored GraphQL mutation as its owner when a signed
-    request arrives. The id is random: it names the hook in the URL."""
+    """A URL (/hooks/<public_id>/) that runs one stored GraphQL mutation as its owner when a
+    signed request arrives."""
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # Names the hook in its URL, /hooks/<public_id>/: random, unlike the primary key.
+    public_id = models.UUIDField(unique=True, default=uuid.uuid4, editable=False)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="inbound_hooks"
     )

@@ -5,11 +5,11 @@ here; what the email says is the caller's: ``deliver_batch`` takes the composer 
 (the actor passes ``jobs.emails.reminder_email``), so this module imports nothing from jobs.
 """
 
-import logging
 import smtplib
 import time
 from collections.abc import Callable
 
+import structlog
 from anymail.exceptions import (
     AnymailAPIError,
     AnymailInvalidAddress,
@@ -20,6 +20,7 @@ from django.core.mail import EmailMessage, get_connection
 from django.core.mail.backends.base import BaseEmailBackend
 from django.utils import timezone
 
+from core.metrics import DELIVERIES, LATENESS
 from tasks.models import Reminder
 from tasks.reminders.claims import (
     Sent,
@@ -31,7 +32,7 @@ from tasks.reminders.claims import (
 )
 from tasks.reminders.selectors import reminders_for_delivery
 
-logger = logging.getLogger(__name__)
+logger = structlog.get_logger(__name__)
 
 # Provider answers that will not change on a retry.
 PERMANENT_HTTP_STATUSES = {400, 413, 422}
@@ -131,6 +132,12 @@ def deliver_batch(
                 # worker dead (REMINDER_STALE_SENDING_SECONDS) and send them a second time.
                 rest = [by_pk[r.pk] for r in batch[position:]]
                 counts["released"] = reminder_release(claims=rest)
+                DELIVERIES.labels("released").inc(counts["released"])
+                logger.info(
+                    "reminders_released",
+                    reminder_ids=[claim.pk for claim in rest],
+                    released=counts["released"],
+                )
                 break
             claim = by_pk[reminder.pk]
             try:
@@ -142,23 +149,39 @@ def deliver_batch(
                 retry_at = reminder_mark_failed(
                     claim=claim, error=_describe(exc), permanent=permanent
                 )
-                counts["retrying" if retry_at else "failed"] += 1
+                outcome = "retrying" if retry_at else "failed"
+                counts[outcome] += 1
+                DELIVERIES.labels(outcome).inc()
                 logger.warning(
-                    "Reminder %s attempt %d failed (%s): %s",
-                    reminder.pk,
-                    claim.attempts,
-                    f"retry at {retry_at.isoformat()}" if retry_at else "given up",
-                    _describe(exc),
+                    "reminder_delivery",
+                    reminder_id=reminder.pk,
+                    task_id=reminder.task_id,
+                    attempt=claim.attempts,
+                    outcome=outcome,
+                    retry_at=retry_at.isoformat() if retry_at else None,
+                    error=_describe(exc),
                 )
                 # A broken connection must not fail the rest of the batch: reopen it.
                 connection.close()
                 continue
             message_id, status = _provider_message_id(message)
+            sent_at = timezone.now()
             marks.add(
-                Sent(claim, timezone.now(), message_id, status),
-                send_s=time.monotonic() - send_started,
+                Sent(claim, sent_at, message_id, status), send_s=time.monotonic() - send_started
             )
             counts["sent"] += 1
+            lateness = (sent_at - reminder.remind_at).total_seconds()
+            DELIVERIES.labels("sent").inc()
+            LATENESS.observe(max(lateness, 0.0))
+            logger.info(
+                "reminder_delivery",
+                reminder_id=reminder.pk,
+                task_id=reminder.task_id,
+                attempt=claim.attempts,
+                outcome="sent",
+                provider_message_id=message_id,
+                lateness_s=round(lateness, 3),
+            )
     finally:
         marks.flush()
         connection.close()

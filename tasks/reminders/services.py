@@ -2,6 +2,7 @@
 ``tasks.services`` inside its transaction). Each validates before writing and raises
 django.core.exceptions.ValidationError (per-field messages with codes) or DoesNotExist."""
 
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 from django.core.exceptions import ValidationError
@@ -181,3 +182,32 @@ def _queue_if_near(reminders: list[Reminder], now: datetime) -> None:
     for reminder in near:
         reminder.state, reminder.queued_at = ReminderState.QUEUED, now
     wake_after_commit([r.due_at for r in near])
+
+
+def reminders_send_again(*, pks: Iterable[int]) -> int:
+    """Send these reminders again now, through the normal pipeline (the admin's action): each
+    is re-armed as QUEUED, due now, with a fresh attempt count and a new version (so a worker
+    holding an older claim cannot write over it), and a wake-up follows the commit. Reminders
+    being sent right now are left alone. Returns how many were re-armed."""
+    now = timezone.now()
+    with transaction.atomic():
+        rearmed = (
+            Reminder.objects.filter(pk__in=list(pks))
+            .exclude(state=ReminderState.SENDING)
+            .update(
+                state=ReminderState.QUEUED,
+                due_at=now,
+                queued_at=now,
+                attempts=0,
+                version=F("version") + 1,
+                claimed_at=None,
+                sent_at=None,
+                message_id="",
+                delivery_status="",
+                last_error="",
+                updated_at=now,
+            )
+        )
+        if rearmed:
+            wake_after_commit([now])
+    return rearmed

@@ -28,6 +28,10 @@ VOLATILE_KEYS = {
     "revokedAt",
     "secret",
     "prefix",
+    # Keyset cursors hold the row's sort values: createdAt by default.
+    "cursor",
+    "startCursor",
+    "endCursor",
 }
 T0 = datetime(2030, 1, 1, 9, 0, tzinfo=UTC)
 
@@ -136,8 +140,9 @@ def _documents(tasks, reminder, token):
         "done_task": taxes,
         "api_token": global_id("ApiToken", token.pk),
         "reminder": global_id("Reminder", reminder.pk),
+        "user": global_id("User", token.user_id),
         # Missing ones: a rotated secret is random, so the two paths could not agree on it.
-        "webhook": global_id("Webhook", 987_654_321),
+        "webhook": global_id("WebhookEndpoint", 987_654_321),
         "webhook_delivery": global_id("WebhookDelivery", 987_654_321),
         "inbound_hook": global_id("InboundHook", "00000000-0000-0000-0000-000000000000"),
     }

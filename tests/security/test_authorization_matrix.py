@@ -45,6 +45,7 @@ VICTIM_OBJECTS: dict[str, tuple[str, Callable[[User], object]]] = {
     ),
     "done_task": ("Task", lambda victim: DoneTaskFactory(owner=victim, title=f"{MARK} done")),
     "api_token": ("ApiToken", lambda victim: token_for(victim, name=f"{MARK} token")[0]),
+    "user": ("User", lambda victim: victim),
     "reminder": (
         "Reminder",
         lambda victim: ReminderFactory(
@@ -52,7 +53,7 @@ VICTIM_OBJECTS: dict[str, tuple[str, Callable[[User], object]]] = {
             remind_at=IN_A_WEEK,
         ),
     ),
-    "webhook": ("Webhook", lambda victim: victim_webhook(victim)),
+    "webhook": ("WebhookEndpoint", lambda victim: victim_webhook(victim)),
     "webhook_delivery": ("WebhookDelivery", lambda victim: victim_delivery(victim)),
     "inbound_hook": (
         "InboundHook",
@@ -96,7 +97,24 @@ class Operation:
 
 
 PAYLOAD = "errors { field message code }"
+NODE_FIELDS = (
+    "id ... on Task { title description } ... on User { email } ... on Reminder { remindAt } "
+    "... on ApiToken { name }"
+)
 OPERATIONS = [
+    *(
+        Operation("node", target, f"query($id: ID!) {{ node(id: $id) {{ {NODE_FIELDS} }} }}")
+        for target in ("task", "user", "reminder", "api_token")
+    ),
+    *(
+        Operation(
+            "nodes",
+            target,
+            f"query($ids: [ID!]!) {{ nodes(ids: $ids) {{ {NODE_FIELDS} }} }}",
+            lambda id: {"ids": [id]},
+        )
+        for target in ("task", "user", "reminder", "api_token")
+    ),
     Operation(
         "task",
         "task",
@@ -267,6 +285,9 @@ def assert_refused(body: dict, operation: Operation, caller: str) -> None:
     assert "errors" not in body, body
     value = body["data"][operation.name]
     if value is None or value == []:  # a query for one object, or for a list of its children
+        return
+    if isinstance(value, list):  # a query for several objects
+        assert value == [None]
         return
     assert [e["code"] for e in value["errors"]] == ["not_found"]
     assert {v for k, v in value.items() if k != "errors"} == {None}

@@ -327,7 +327,7 @@ def test_the_delivery_log_and_redelivery_through_the_api(
     deliver_all(
         stub_broker, django_capture_on_commit_callbacks, lambda: task_create(owner=user, title="T")
     )
-    webhook = global_id("Webhook", endpoint.pk)
+    webhook = global_id("WebhookEndpoint", endpoint.pk)
     [logged] = gql.data(DELIVERIES, {"id": webhook})["webhookDeliveries"]
     delivery = WebhookDelivery.objects.select_related("event").get()
     assert logged["webhookId"] == delivery.event.webhook_id
@@ -367,7 +367,7 @@ def test_another_users_webhooks_and_deliveries_are_invisible(
     )
     delivery = WebhookDelivery.objects.get()
     assert other_gql.data("{ webhooks { id } }") == {"webhooks": []}
-    assert other_gql.data(DELIVERIES, {"id": global_id("Webhook", endpoint.pk)}) == {
+    assert other_gql.data(DELIVERIES, {"id": global_id("WebhookEndpoint", endpoint.pk)}) == {
         "webhookDeliveries": []
     }
     assert other_gql.data(RETRY, {"id": global_id("WebhookDelivery", delivery.pk)}) == {
@@ -378,14 +378,14 @@ def test_another_users_webhooks_and_deliveries_are_invisible(
     }
     deleted = other_gql.data(
         "mutation($id: ID!) { webhookDelete(id: $id) { deletedId errors { code } } }",
-        {"id": global_id("Webhook", endpoint.pk)},
+        {"id": global_id("WebhookEndpoint", endpoint.pk)},
     )
     assert deleted == {"webhookDelete": {"deletedId": None, "errors": [{"code": "not_found"}]}}
     assert WebhookEndpoint.objects.filter(pk=endpoint.pk).exists()
 
 
 def test_update_rotate_and_delete(gql, user, endpoint, receiver):
-    webhook = global_id("Webhook", endpoint.pk)
+    webhook = global_id("WebhookEndpoint", endpoint.pk)
     updated = gql.data(
         "mutation($id: ID!) { webhookUpdate(id: $id, input: {enabled: false, events: [TASK_DELETED]})"
         " { webhook { enabled events } errors { code } } }",

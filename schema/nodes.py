@@ -1,0 +1,90 @@
+"""Relay's refetch fields: `node(id:)` and `nodes(ids:)` over every type with a global ID.
+
+Each type's own `get_queryset` decides what the caller may see (the same filter its lists and
+single-object fields apply), so another user's object answers null, exactly like a missing one.
+"""
+
+import strawberry
+from django.db.models import QuerySet
+from graphql import GraphQLError
+from strawberry import Info, relay
+from strawberry_django.optimizer import optimize
+
+from schema.auth import IsAuthenticated
+from schema.hooks import InboundHookType
+from schema.reminders import ReminderType
+from schema.task_types import TaskType
+from schema.tokens import ApiTokenType
+from schema.user_types import UserType
+from schema.webhooks import WebhookDeliveryType, WebhookType
+
+MAX_NODES = 100
+
+# GraphQL type name (the first part of every global ID) -> the Strawberry type.
+NODE_TYPES = {
+    definition.__strawberry_definition__.name: definition
+    for definition in (
+        TaskType,
+        UserType,
+        ReminderType,
+        ApiTokenType,
+        WebhookType,
+        WebhookDeliveryType,
+        InboundHookType,
+    )
+}
+
+
+MAX_PK = 2**63 - 1  # the largest key a database column here can hold
+
+
+def _pk(global_id: relay.GlobalID) -> int | None:
+    try:
+        pk = int(global_id.node_id)
+    except ValueError:
+        return None
+    return pk if 0 < pk <= MAX_PK else None
+
+
+def _visible(type_, pks: list[int], info: Info) -> QuerySet:
+    model = type_.__strawberry_django_definition__.model
+    queryset = type_.get_queryset(model._default_manager.filter(pk__in=pks), info)
+    return optimize(queryset, info)
+
+
+def _resolve(ids: list[relay.GlobalID], info: Info) -> list[object | None]:
+    """The visible object behind each ID, in order; None for anything else. One query a type."""
+    wanted: dict[str, list[int]] = {}
+    for global_id in ids:
+        pk = _pk(global_id)
+        if global_id.type_name in NODE_TYPES and pk is not None:
+            wanted.setdefault(global_id.type_name, []).append(pk)
+    found = {
+        (type_name, row.pk): row
+        for type_name, pks in wanted.items()
+        for row in _visible(NODE_TYPES[type_name], pks, info)
+    }
+    return [found.get((global_id.type_name, _pk(global_id))) for global_id in ids]
+
+
+@strawberry.type
+class NodeQuery:
+    @strawberry.field(
+        description="Any object you can see, by its global ID (Relay's refetch); null when "
+        "there is none by that ID.",
+        permission_classes=[IsAuthenticated],
+    )
+    def node(self, info: Info, id: relay.GlobalID) -> relay.Node | None:
+        return _resolve([id], info)[0]
+
+    @strawberry.field(
+        description=f"The objects behind these global IDs, in the same order; null for each "
+        f"ID that names nothing you can see. At most {MAX_NODES} IDs.",
+        permission_classes=[IsAuthenticated],
+    )
+    def nodes(self, info: Info, ids: list[relay.GlobalID]) -> list[relay.Node | None]:
+        if len(ids) > MAX_NODES:
+            raise GraphQLError(
+                f"At most {MAX_NODES} IDs per call.", extensions={"code": "BAD_USER_INPUT"}
+            )
+        return _resolve(ids, info)
