@@ -38,6 +38,7 @@ def queued_deliveries(broker) -> list[int]:
         kept = []
         while not queue.empty():
             raw = queue.get_nowait()
+            queue.task_done()  # else the queue's join() would wait for it forever
             message = dramatiq.Message.decode(raw)
             if message.actor_name == actors.deliver_webhook.actor_name:
                 ids.append(message.args[0])
