@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     # Templates and static files of the GraphQL layer (GraphiQL).
     "schema",
     "health_check",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -256,6 +257,36 @@ STORAGES = {
         else "whitenoise.storage.CompressedManifestStaticFilesStorage"
     },
 }
+
+# Webhooks (issue 12): outbound event deliveries (docs/webhooks.md)
+# Retry failed deliveries with exponential backoff (first wait, cap) for this long.
+WEBHOOK_RETRY_FOR_SECONDS = env.int("WEBHOOK_RETRY_FOR_SECONDS", 24 * 3600)
+WEBHOOK_RETRY_BACKOFF_MS = env.int("WEBHOOK_RETRY_BACKOFF_MS", 5_000)
+WEBHOOK_RETRY_MAX_BACKOFF_SECONDS = env.int("WEBHOOK_RETRY_MAX_BACKOFF_SECONDS", 3 * 3600)
+# An endpoint is disabled (and its owner emailed) once it failed this many attempts in a row
+# over at least this long (no success in between).
+WEBHOOK_DISABLE_AFTER_FAILURES = env.int("WEBHOOK_DISABLE_AFTER_FAILURES", 20)
+WEBHOOK_DISABLE_AFTER_SECONDS = env.int("WEBHOOK_DISABLE_AFTER_SECONDS", 12 * 3600)
+# The sweep re-queues PENDING deliveries overdue by this much (their message was lost), and
+# gives back SENDING ones claimed this long ago (their worker died).
+WEBHOOK_LOST_AFTER_SECONDS = env.int("WEBHOOK_LOST_AFTER_SECONDS", 30)
+WEBHOOK_STALE_SENDING_SECONDS = env.int("WEBHOOK_STALE_SENDING_SECONDS", 120)
+WEBHOOK_CONNECT_TIMEOUT_SECONDS = env.float("WEBHOOK_CONNECT_TIMEOUT_SECONDS", 5.0)
+WEBHOOK_READ_TIMEOUT_SECONDS = env.float("WEBHOOK_READ_TIMEOUT_SECONDS", 15.0)
+WEBHOOK_MAX_PER_USER = env.int("WEBHOOK_MAX_PER_USER", 20)
+# SSRF guard: addresses (or networks) outside the public internet that targets may use anyway,
+# e.g. "127.0.0.1" for tests or "10.0.5.0/24" for an internal receiver. Empty: none.
+WEBHOOK_ALLOWED_ADDRESSES = env.list("WEBHOOK_ALLOWED_ADDRESSES", default=[])
+# Idempotency-Key on /graphql/: stored responses live this long; a repeat arriving while the
+# first runs waits this long for its answer (then 409); a key left running this long by a
+# process that died is taken over.
+IDEMPOTENCY_KEY_TTL_SECONDS = env.int("IDEMPOTENCY_KEY_TTL_SECONDS", 24 * 3600)
+IDEMPOTENCY_WAIT_SECONDS = env.float("IDEMPOTENCY_WAIT_SECONDS", 5.0)
+IDEMPOTENCY_STALE_SECONDS = env.int("IDEMPOTENCY_STALE_SECONDS", 120)
+# Inbound hooks (/hooks/<id>/): per-user maximum, body size cap, log kept per hook.
+INBOUND_HOOK_MAX_PER_USER = env.int("INBOUND_HOOK_MAX_PER_USER", 20)
+INBOUND_HOOK_MAX_BODY_BYTES = env.int("INBOUND_HOOK_MAX_BODY_BYTES", 65_536)
+INBOUND_DELIVERIES_KEPT = env.int("INBOUND_DELIVERIES_KEPT", 100)
 
 # Issue 13: running it in production (health, logs, metrics).
 # Readiness (/health/ready/) wants a worker heartbeat younger than HEALTH_WORKER_MAX_AGE and a

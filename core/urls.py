@@ -3,12 +3,15 @@ from django.urls import include, path
 
 from core import metrics, views
 from core.health import readiness
+from schema.hook_view import inbound_hook_view
 from schema.schema import schema
 from schema.views import GraphQLView
 
 urlpatterns = [
     path("graphql/", GraphQLView.as_view(schema=schema), name="graphql"),
     path("csrf/", views.csrf, name="csrf"),
+    # Inbound hooks (issue 12): signed requests that run one stored mutation.
+    path("hooks/<uuid:hook_id>/", inbound_hook_view, name="inbound-hook"),
     # Liveness (no I/O) at both; readiness checks every dependency (core/health.py).
     path("health/", views.health, name="health"),
     path("health/live/", views.health, name="health_live"),

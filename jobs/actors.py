@@ -8,9 +8,11 @@ from django.conf import settings
 from periodiq import cron
 
 from core import health
-from jobs.emails import reminder_email
+from jobs.emails import reminder_email, webhook_disabled_email
 from tasks.reminders.delivery import deliver_batch
 from tasks.reminders.dispatch import reminder_dispatch
+from webhooks.delivery import delivery_attempt, webhook_sweep
+from webhooks.idempotency import idempotency_expire
 
 logger = logging.getLogger(__name__)
 
@@ -34,3 +36,23 @@ def dispatch_reminders() -> None:
     health.beat(health.DISPATCHER)
     if woken:
         logger.info("Reminder dispatcher queued or re-queued %d reminders.", woken)
+
+
+# Webhook deliveries (issue 12): retries live in the delivery rows, like reminders'.
+@dramatiq.actor(max_retries=0, time_limit=120_000)
+def deliver_webhook(delivery_id: int) -> None:
+    delivery_attempt(pk=delivery_id, on_disabled=webhook_disabled_email)
+
+
+@dramatiq.actor(periodic=cron("* * * * *"), max_retries=0, time_limit=120_000)
+def sweep_webhooks() -> None:
+    woken = webhook_sweep()
+    if woken:
+        logger.info("Webhook sweep re-queued %d deliveries.", woken)
+
+
+@dramatiq.actor(periodic=cron("7 * * * *"), max_retries=0, time_limit=300_000)
+def expire_idempotency_keys() -> None:
+    deleted = idempotency_expire()
+    if deleted:
+        logger.info("Deleted %d expired idempotency keys.", deleted)

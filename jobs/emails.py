@@ -1,13 +1,15 @@
-"""The reminder email: plain text and HTML, times in the owner's time zone."""
+"""The reminder email: plain text and HTML, times in the owner's time zone; and the notice to
+the owner of a webhook endpoint that was disabled."""
 
 import base64
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
+from django.core.mail import EmailMultiAlternatives, send_mail
 from django.template.loader import render_to_string
 
 from tasks.models import Reminder, Task
+from webhooks.models import WebhookEndpoint
 
 
 def task_url(task: Task) -> str:
@@ -44,3 +46,19 @@ def reminder_email(reminder: Reminder, connection=None) -> EmailMultiAlternative
     )
     message.attach_alternative(render_to_string("jobs/reminder_email.html", context), "text/html")
     return message
+
+
+def webhook_disabled_email(endpoint: WebhookEndpoint) -> None:
+    owner = endpoint.owner
+    send_mail(
+        subject="Taskgraph: your webhook was disabled",
+        message=(
+            f"Hello,\n\nYour webhook endpoint {endpoint.url} failed "
+            f"{settings.WEBHOOK_DISABLE_AFTER_FAILURES} deliveries in a row, so we disabled it: "
+            f"{endpoint.disabled_reason}\n\nFix the receiver, then enable it again with the "
+            "webhookUpdate mutation (enabled: true) and redeliver what failed with "
+            "webhookDeliveryRetry.\n"
+        ),
+        from_email=None,
+        recipient_list=[owner.email],
+    )

@@ -17,6 +17,8 @@ from dramatiq import Worker
 import jobs.actors  # noqa: F401 - declares the actors on the broker the worker consumes
 from core import health
 from tasks.reminders.dispatch import reminder_dispatch
+from webhooks.delivery import webhook_sweep
+from webhooks.idempotency import idempotency_expire
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +52,8 @@ def _dispatch_forever(stop: threading.Event) -> None:
     while not stop.is_set():
         try:
             reminder_dispatch(restart=restart)
+            webhook_sweep(restart=restart)
+            idempotency_expire()
             restart = False
             health.beat(health.DISPATCHER)
         except Exception:

@@ -11,17 +11,27 @@ from strawberry import Info, relay
 from strawberry_django.optimizer import optimize
 
 from schema.auth import IsAuthenticated
+from schema.hooks import InboundHookType
 from schema.reminders import ReminderType
 from schema.task_types import TaskType
 from schema.tokens import ApiTokenType
 from schema.user_types import UserType
+from schema.webhooks import WebhookDeliveryType, WebhookType
 
 MAX_NODES = 100
 
 # GraphQL type name (the first part of every global ID) -> the Strawberry type.
 NODE_TYPES = {
     definition.__strawberry_definition__.name: definition
-    for definition in (TaskType, UserType, ReminderType, ApiTokenType)
+    for definition in (
+        TaskType,
+        UserType,
+        ReminderType,
+        ApiTokenType,
+        WebhookType,
+        WebhookDeliveryType,
+        InboundHookType,
+    )
 }
 
 

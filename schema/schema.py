@@ -10,6 +10,7 @@ from strawberry_django.optimizer import DjangoOptimizerExtension
 
 from schema import fastpath
 from schema.connections import PAGE_SIZE
+from schema.hooks import InboundHookMutation, InboundHookQuery
 from schema.limits import SECURITY_EXTENSIONS
 from schema.nodes import NodeQuery
 from schema.observability import Observability
@@ -18,15 +19,23 @@ from schema.scalars import SCALAR_OVERRIDES
 from schema.tasks import TaskMutation, TaskQuery
 from schema.tokens import ApiTokenMutation, ApiTokenQuery
 from schema.users import UserMutation, UserQuery
+from schema.webhooks import WebhookMutation, WebhookQuery
 
 
 @strawberry.type
-class Query(NodeQuery, TaskQuery, UserQuery, ApiTokenQuery):
+class Query(NodeQuery, TaskQuery, UserQuery, ApiTokenQuery, WebhookQuery, InboundHookQuery):
     pass
 
 
 @strawberry.type
-class Mutation(TaskMutation, ReminderMutation, UserMutation, ApiTokenMutation):
+class Mutation(
+    TaskMutation,
+    ReminderMutation,
+    UserMutation,
+    ApiTokenMutation,
+    WebhookMutation,
+    InboundHookMutation,
+):
     pass
 
 

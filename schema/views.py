@@ -8,6 +8,7 @@ from django.urls import reverse
 from strawberry.django.views import GraphQLView as StrawberryGraphQLView
 
 from core.logs import bind_user
+from schema.idempotency import idempotent
 from users import services
 from users.errors import ApiTokenRejected
 
@@ -119,7 +120,10 @@ class GraphQLView(StrawberryGraphQLView):
         # resolvers would make anyway).
         bind_user(request.user)
         self.graphql_ide = "graphiql" if settings.GRAPHQL_GRAPHIQL else None
-        return super().dispatch(request, *args, **kwargs)
+        # Issue 12: a POST with an Idempotency-Key runs at most once per key and caller.
+        return idempotent(
+            request, lambda: super(GraphQLView, self).dispatch(request, *args, **kwargs)
+        )
 
     def render_graphql_ide(self, request: HttpRequest) -> HttpResponse:
         """GraphiQL from the project's own static files (schema/static/graphiql/).

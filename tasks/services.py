@@ -10,11 +10,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.unset import UNSET, Unset, given
-from tasks import graph, graph_queries
+from tasks import events, graph, graph_queries
 from tasks.models import DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH, Task, TaskDependency, TaskStatus
 from tasks.reminders import services as reminders
 from tasks.selectors import schedule_ordered, task_pks_owned, task_visible
 from users.models import User
+from webhooks.models import EventType
 
 # Longest cycle spelled out in full in an error message; longer ones keep both ends.
 CYCLE_SHOWN = 20
@@ -240,6 +241,7 @@ def task_create(
             TaskDependency(task=task, pre_task_id=pk) for pk in pre_task_ids
         )
         reminders.reminders_after_task_create(task=task)
+        events.task_event(EventType.TASK_CREATED, task)
     return task
 
 
@@ -276,6 +278,7 @@ def task_update(
             task.save(update_fields=[*changes, "updated_at"])
             if rescheduled:
                 reminders.reminders_after_reschedule(task=task)
+        events.task_event(EventType.TASK_UPDATED, task)
     return task
 
 
@@ -293,7 +296,9 @@ def task_update_owned(*, user: User, pk: int | None, **changes: object) -> Task:
 
 
 def task_delete(*, task: Task) -> None:
-    task.delete()
+    with transaction.atomic():
+        events.task_event(EventType.TASK_DELETED, task)
+        task.delete()
 
 
 # Open pre-tasks named in the refusal to complete a task; more are counted.
@@ -321,6 +326,7 @@ def task_complete(*, task: Task, force: bool = False) -> Task:
     with transaction.atomic():
         task.save(update_fields=["status", "completed_at", "updated_at"])
         reminders.reminders_cancel(task=task)
+        events.task_completed_events(task)
     return task
 
 
@@ -329,5 +335,7 @@ def task_reopen(*, task: Task) -> Task:
         return task
     task.status = TaskStatus.OPEN
     task.completed_at = None
-    task.save(update_fields=["status", "completed_at", "updated_at"])
+    with transaction.atomic():
+        task.save(update_fields=["status", "completed_at", "updated_at"])
+        events.task_event(EventType.TASK_UPDATED, task)
     return task

@@ -7,13 +7,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from tasks.events import reminder_events
 from tasks.models import Reminder, ReminderState
 from tasks.reminders.sql import states, table, update_returning
 from tasks.reminders.wakeups import wake_after_commit
+from webhooks.models import EventType
 
 CLAIMABLE = (ReminderState.PENDING, ReminderState.QUEUED)
 
@@ -74,9 +76,13 @@ def reminder_mark_sent(*, sent: Sequence[Sent]) -> int:
     Each row changes only if its claim still holds. Returns how many rows changed."""
     if not sent:
         return 0
-    if connection.vendor != "postgresql":
-        return sum(len(_mark_sent_rows([item])) for item in sent)
-    return len(_mark_sent_rows(sent))
+    with transaction.atomic():
+        if connection.vendor != "postgresql":
+            rows = [row for item in sent for row in _mark_sent_rows([item])]
+        else:
+            rows = _mark_sent_rows(sent)
+        reminder_events(EventType.REMINDER_SENT, [row[0] for row in rows])
+    return len(rows)
 
 
 def _mark_sent_rows(sent: Sequence[Sent]) -> list[tuple]:
@@ -143,7 +149,9 @@ def reminder_mark_failed(*, claim: Claim, error: str, permanent: bool) -> dateti
     (a permanent error, or the last attempt)."""
     now = timezone.now()
     if permanent or claim.attempts >= settings.REMINDER_MAX_ATTEMPTS:
-        _finish(claim, state=ReminderState.FAILED, last_error=error)
+        with transaction.atomic():
+            if _finish(claim, state=ReminderState.FAILED, last_error=error):
+                reminder_events(EventType.REMINDER_FAILED, [claim.pk])
         return None
     backoff_ms = settings.REMINDER_RETRY_BACKOFF_MS * 2 ** (claim.attempts - 1)
     retry_at = now + timedelta(milliseconds=min(backoff_ms, 3_600_000))

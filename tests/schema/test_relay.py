@@ -9,7 +9,9 @@ from django.test import Client
 from tasks.models import Reminder
 from tests.factories import TaskFactory
 from tests.graphql import GraphQLClient, global_id
+from tests.security.test_authorization_matrix import victim_delivery
 from tests.security.tokens import bearer_client, token_for
+from webhooks.models import InboundHook
 
 pytestmark = pytest.mark.django_db
 
@@ -57,6 +59,9 @@ query($id: ID!) {
     ... on User { email }
     ... on Reminder { remindAt }
     ... on ApiToken { name }
+    ... on WebhookEndpoint { url }
+    ... on WebhookDelivery { webhookId }
+    ... on InboundHook { name }
   }
 }
 """
@@ -67,11 +72,16 @@ def _objects(user):
     task.pre_tasks.add(TaskFactory(owner=user, title="first"))
     reminder = Reminder.objects.create(task=task, remind_at=IN_A_WEEK, due_at=IN_A_WEEK)
     token, _ = token_for(user, name="script")
+    delivery = victim_delivery(user)
+    hook = InboundHook.objects.create(owner=user, name="CI", document="x", secret="whsec_x")
     return {
         "Task": (task.pk, {"title": "mine", "preTasks": [{"title": "first"}]}),
         "User": (user.pk, {"email": user.email}),
         "Reminder": (reminder.pk, {"remindAt": "2030-01-08T09:00:00+00:00"}),
         "ApiToken": (token.pk, {"name": "script"}),
+        "WebhookEndpoint": (delivery.endpoint_id, {"url": delivery.endpoint.url}),
+        "WebhookDelivery": (delivery.pk, {"webhookId": delivery.event.webhook_id}),
+        "InboundHook": (hook.pk, {"name": "CI"}),
     }
 
 
@@ -191,4 +201,16 @@ def test_node_resolves_every_type_that_implements_node():
     from schema.nodes import NODE_TYPES
     from tests.graphql import node_type_names
 
-    assert set(NODE_TYPES) == node_type_names() == {"Task", "User", "Reminder", "ApiToken"}
+    assert (
+        set(NODE_TYPES)
+        == node_type_names()
+        == {
+            "Task",
+            "User",
+            "Reminder",
+            "ApiToken",
+            "WebhookEndpoint",
+            "WebhookDelivery",
+            "InboundHook",
+        }
+    )

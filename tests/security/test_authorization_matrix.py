@@ -21,6 +21,7 @@ from tests.factories import DoneTaskFactory, ReminderFactory, TaskDependencyFact
 from tests.graphql import GraphQLClient, global_id
 from tests.security.tokens import bearer_client, token_for
 from users.models import ApiToken, User
+from webhooks.models import InboundHook, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 pytestmark = pytest.mark.django_db
 
@@ -52,7 +53,37 @@ VICTIM_OBJECTS: dict[str, tuple[str, Callable[[User], object]]] = {
             remind_at=IN_A_WEEK,
         ),
     ),
+    "webhook": ("WebhookEndpoint", lambda victim: victim_webhook(victim)),
+    "webhook_delivery": ("WebhookDelivery", lambda victim: victim_delivery(victim)),
+    "inbound_hook": (
+        "InboundHook",
+        lambda victim: InboundHook.objects.create(
+            owner=victim,
+            name=f"{MARK} hook",
+            document="mutation { taskDelete(id: 1) { deletedId } }",
+            secret="whsec_x",
+        ),
+    ),
 }
+
+
+def victim_webhook(victim: User) -> WebhookEndpoint:
+    return WebhookEndpoint.objects.create(
+        owner=victim, url=f"https://example.com/{MARK}", events=["task.created"], secret="whsec_x"
+    )
+
+
+def victim_delivery(victim: User) -> WebhookDelivery:
+    event = WebhookEvent.objects.create(
+        owner=victim, type="task.created", data={"title": MARK}, created_at=IN_A_WEEK
+    )
+    return WebhookDelivery.objects.create(
+        event=event,
+        endpoint=victim_webhook(victim),
+        state="FAILED",
+        next_attempt_at=IN_A_WEEK,
+        created_at=IN_A_WEEK,
+    )
 
 
 @dataclass(frozen=True)
@@ -61,6 +92,8 @@ class Operation:
     target: str  # a key of VICTIM_OBJECTS
     document: str  # takes $id: the global ID of the target
     variables: Callable[[str], dict] = lambda id: {"id": id}
+    # Refused to every API token (FORBIDDEN) before the id is looked at.
+    session_only: bool = False
 
 
 PAYLOAD = "errors { field message code }"
@@ -152,6 +185,55 @@ OPERATIONS = [
         f"mutation($id: ID!) {{ apiTokenRevoke(id: $id) "
         f"{{ apiToken {{ name revokedAt }} {PAYLOAD} }} }}",
     ),
+    Operation(
+        "webhookUpdate",
+        "webhook",
+        "mutation($id: ID!) { webhookUpdate(id: $id, input: {enabled: false}) "
+        f"{{ webhook {{ url enabled }} {PAYLOAD} }} }}",
+    ),
+    Operation(
+        "webhookSecretRotate",
+        "webhook",
+        f"mutation($id: ID!) {{ webhookSecretRotate(id: $id) {{ secret {PAYLOAD} }} }}",
+    ),
+    Operation(
+        "webhookDelete",
+        "webhook",
+        f"mutation($id: ID!) {{ webhookDelete(id: $id) {{ deletedId {PAYLOAD} }} }}",
+    ),
+    Operation(
+        "webhookDeliveries",
+        "webhook",
+        "query($id: ID!) { webhookDeliveries(webhookId: $id) { webhookId payload } }",
+    ),
+    Operation(
+        "webhookDeliveryRetry",
+        "webhook_delivery",
+        "mutation($id: ID!) { webhookDeliveryRetry(id: $id) "
+        f"{{ delivery {{ state payload }} {PAYLOAD} }} }}",
+    ),
+    Operation(
+        "inboundHookUpdate",
+        "inbound_hook",
+        'mutation($id: ID!) { inboundHookUpdate(id: $id, input: {name: "pwned"}) '
+        f"{{ inboundHook {{ name document }} {PAYLOAD} }} }}",
+    ),
+    Operation(
+        "inboundHookSecretRotate",
+        "inbound_hook",
+        f"mutation($id: ID!) {{ inboundHookSecretRotate(id: $id) {{ secret {PAYLOAD} }} }}",
+        session_only=True,
+    ),
+    Operation(
+        "inboundHookDelete",
+        "inbound_hook",
+        f"mutation($id: ID!) {{ inboundHookDelete(id: $id) {{ deletedId {PAYLOAD} }} }}",
+    ),
+    Operation(
+        "inboundHookDeliveries",
+        "inbound_hook",
+        "query($id: ID!) { inboundHookDeliveries(hookId: $id) { webhookId response } }",
+    ),
 ]
 
 CALLERS = ["anonymous", "other user's session", "other user's API token"]
@@ -165,6 +247,9 @@ SNAPSHOT: dict[type, tuple[str, ...] | None] = {
     Reminder: None,
     ApiToken: ("pk", "user_id", "name", "scopes", "expires_at", "revoked_at"),
     User: ("pk", "email", "password", "first_name", "last_name", "timezone", "is_active"),
+    WebhookEndpoint: None,
+    WebhookDelivery: None,
+    InboundHook: None,
 }
 
 
@@ -200,9 +285,12 @@ def assert_refused(body: dict, operation: Operation, caller: str) -> None:
         assert body["data"] in (None, {operation.name: None})
         assert [e["extensions"] for e in body["errors"]] == [{"code": "UNAUTHENTICATED"}]
         return
+    if operation.session_only and caller == "other user's API token":
+        assert [e["extensions"] for e in body["errors"]] == [{"code": "FORBIDDEN"}]
+        return
     assert "errors" not in body, body
     value = body["data"][operation.name]
-    if value is None:  # a query for one object
+    if value is None or value == []:  # a query for one object, or for a list of its children
         return
     if isinstance(value, list):  # a query for several objects
         assert value == [None]
@@ -234,6 +322,8 @@ def test_another_users_object_is_out_of_reach(operation, caller, user, other_use
 LISTS = {
     "tasks": "{ tasks { totalCount edges { node { title preTasks { title } } } } }",
     "apiTokens": "{ apiTokens { name } }",
+    "webhooks": "{ webhooks { url description } }",
+    "inboundHooks": "{ inboundHooks { name document } }",
     "me": "{ me { email firstName } }",
 }
 
