@@ -58,6 +58,7 @@ from graphql import (
 from strawberry.extensions import SchemaExtension
 
 from core.timeouts import is_timeout
+from schema import hooks, webhooks
 from schema.auth import client_address
 from schema.connections import PAGE_SIZE
 from schema.nodes import MAX_NODES
@@ -89,6 +90,11 @@ LIST_CAPS: dict[tuple[str, str], Callable[[], int]] = {
     ("Task", "descendants"): _setting("GRAPHQL_MAX_TRANSITIVE"),
     ("Query", "taskOrder"): _setting("USER_MAX_TASKS"),
     ("Query", "apiTokens"): lambda: MAX_ACTIVE_API_TOKENS,
+    ("Query", "webhooks"): _setting("WEBHOOK_MAX_PER_USER"),
+    ("Query", "webhookDeliveries"): lambda: webhooks.DELIVERIES_MAX,
+    ("WebhookDelivery", "attemptLog"): lambda: webhooks.ATTEMPT_LOG_MAX,
+    ("Query", "inboundHooks"): _setting("INBOUND_HOOK_MAX_PER_USER"),
+    ("Query", "inboundHookDeliveries"): lambda: hooks.DELIVERIES_MAX,
     # Lists of enum values and input errors: small by construction.
     ("ApiToken", "scopes"): lambda: 2,
 }

@@ -23,6 +23,8 @@ WebhookEventTypeEnum = strawberry.enum(
 WebhookDeliveryStateEnum = strawberry.enum(DeliveryState, name="WebhookDeliveryState")
 
 DELIVERIES_MAX = 100
+# Manual retries can add attempts without end: the log shows the latest ones.
+ATTEMPT_LOG_MAX = 50
 
 
 @strawberry_django.type(
@@ -86,8 +88,12 @@ class WebhookDeliveryType(ModelNode):
     def next_attempt_at(self, root: WebhookDelivery) -> datetime | None:
         return root.next_attempt_at if root.state == DeliveryState.PENDING else None
 
-    @strawberry_django.field(prefetch_related=["attempt_log"])
+    @strawberry_django.field(
+        prefetch_related=["attempt_log"],
+        description=f"The latest attempts, oldest first (at most {ATTEMPT_LOG_MAX}).",
+    )
     def attempt_log(self, root: WebhookDelivery) -> list[WebhookAttemptType]:
+        attempts = sorted(root.attempt_log.all(), key=lambda a: (a.started_at, a.pk))
         return [
             WebhookAttemptType(
                 started_at=a.started_at,
@@ -96,7 +102,7 @@ class WebhookDeliveryType(ModelNode):
                 error=a.error,
                 succeeded=a.succeeded,
             )
-            for a in sorted(root.attempt_log.all(), key=lambda a: (a.started_at, a.pk))
+            for a in attempts[-ATTEMPT_LOG_MAX:]
         ]
 
     @classmethod
