@@ -1,0 +1,158 @@
+"""Dramatiq threads through a Redis outage, on a private redis-server.
+
+Dramatiq 2.2.1's delay-queue consumer thread dies when Redis goes away while it releases a due
+delayed message (see core/redis_broker.py and docs/reminders.md). The first test reproduces it
+with Dramatiq's own broker, the second shows the project's broker surviving the same outage,
+and the last shows that a worker process whose thread died anyway exits with a code its
+supervisor sees.
+"""
+
+import logging
+import shutil
+import threading
+import time
+import traceback
+from queue import PriorityQueue
+
+import dramatiq
+import pytest
+import redis
+from dramatiq.brokers.redis import RedisBroker as StockRedisBroker
+from dramatiq.worker import ConsumerThread
+
+from core.redis_broker import RedisBroker
+from core.worker_watchdog import EXIT_CODE
+from tests.conftest import skip_or_fail
+from tests.services import RedisServer, WorkerProcess, wait_until
+
+pytestmark = pytest.mark.services
+
+UNEXPECTED = "Consumer encountered an unexpected error."
+
+
+@pytest.fixture
+def redis_server():
+    if shutil.which("redis-server") is None:
+        skip_or_fail("redis-server is not installed")
+    server = RedisServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+def stop_redis_while_a_release_is_due(server: RedisServer, broker_class) -> ConsumerThread | None:
+    """Run a delay-queue consumer thread holding a message due in 2.5 s and one due in an hour;
+    stop Redis during the idle sleep after which the consumer releases the first one, so that
+    its next Redis call is the release (not a fetch). Returns the thread, or None when the
+    sleeps did not line up (the caller tries again)."""
+    broker = broker_class(url=server.url)
+    actor = dramatiq.actor(lambda: None, actor_name="noop", queue_name="outage", broker=broker)
+    thread = ConsumerThread(
+        broker=broker,
+        queue_name="outage.DQ",
+        prefetch=10,
+        work_queue=PriorityQueue(),
+        worker_timeout=60_000,  # idle sleeps keep doubling: 5 ms, 10 ms, ... (Dramatiq's backoff)
+    )
+    thread.start()
+    actor.send_with_options(delay=3_600_000)
+    due = actor.send_with_options(delay=2_500).options["eta"] / 1000
+    assert wait_until(lambda: thread.delay_queue.qsize() == 2, 5, 0.001)
+    misses = thread.consumer.misses
+    while time.time() < due:
+        if thread.consumer.misses != misses:
+            # The consumer just polled and now sleeps at least 5 ms x 2^(misses - 1).
+            misses = thread.consumer.misses
+            if time.time() + 0.005 * 2 ** (misses - 1) > due + 0.1:
+                server.stop()
+                time.sleep(max(0.0, due - time.time()) + 0.005 * 2 ** (misses - 1) + 0.5)
+                return thread
+        time.sleep(0.0005)
+    server.stop()
+    thread.stop()
+    return None
+
+
+def outage_with_release(server: RedisServer, broker_class, caplog) -> ConsumerThread:
+    for _ in range(5):
+        caplog.clear()
+        thread = stop_redis_while_a_release_is_due(server, broker_class)
+        if thread is not None and UNEXPECTED in caplog.messages:
+            return thread
+        if thread is not None:
+            thread.stop()
+        server.start()
+    pytest.fail("could not stop Redis while the consumer slept before a release")
+
+
+def test_dramatiqs_delay_queue_thread_dies_when_redis_stops_as_it_releases_a_message(
+    redis_server, caplog, monkeypatch
+):
+    caplog.set_level(logging.CRITICAL, logger="dramatiq")
+    died = []
+    monkeypatch.setattr(threading, "excepthook", died.append)
+
+    thread = outage_with_release(redis_server, StockRedisBroker, caplog)
+
+    # The release raised redis.ConnectionError; close() re-queued the other delayed message
+    # and raised it again, out of the except block: the thread is gone for good.
+    assert not thread.is_alive()
+    assert thread.running
+    [death] = [args for args in died if args.thread is thread]
+    assert death.exc_type is redis.ConnectionError
+    frames = [frame.name for frame in traceback.extract_tb(death.exc_traceback)]
+    assert frames[1:5] == ["run", "close", "requeue_messages", "requeue"]
+    [release] = [record for record in caplog.records if record.getMessage() == UNEXPECTED]
+    release_frames = [frame.name for frame in traceback.extract_tb(release.exc_info[2])]
+    assert release.exc_info[0] is redis.ConnectionError
+    assert release_frames[:3] == ["run", "handle_delayed_messages", "enqueue"]
+
+
+def test_the_projects_broker_keeps_the_thread_and_it_serves_again_after_redis_returns(
+    redis_server, caplog
+):
+    caplog.set_level(logging.CRITICAL, logger="dramatiq")
+
+    thread = outage_with_release(redis_server, RedisBroker, caplog)
+    redis_server.start()
+
+    assert thread.is_alive()
+    # Back on its feet (Dramatiq restarts a consumer 3 s after a connection error), it takes
+    # and releases new delayed messages.
+    thread.delay_queue.queue.clear()
+    client = redis.Redis.from_url(redis_server.url)
+    actor = thread.broker.get_actor("noop")
+    actor.send_with_options(delay=200)
+    assert wait_until(lambda: client.llen("dramatiq:outage") == 1, 10), client.keys()
+    thread.stop()
+
+
+def test_a_worker_process_whose_consumer_thread_died_exits_for_its_supervisor(
+    redis_server, tmp_path
+):
+    """Any other thread death (here an out-of-memory Redis refusing the consumer's writes while
+    it holds a delayed message) ends the worker process with EXIT_CODE."""
+    worker = WorkerProcess(
+        env={
+            "REDIS_URL": redis_server.url,
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'unused.sqlite3'}",
+            "DRAMATIQ_NTHREADS": "1",
+        },
+        log=tmp_path / "worker.log",
+        threads=1,
+    )
+    worker.start(redis_server.url)
+    broker = RedisBroker(url=redis_server.url)
+    actor = dramatiq.actor(lambda: None, actor_name="deliver_due_reminders", broker=broker)
+    actor.send_with_options(args=(0,), delay=3_600_000)
+    client = redis.Redis.from_url(redis_server.url)
+    assert wait_until(lambda: client.llen("dramatiq:default.DQ") == 0, 10)
+    try:
+        client.config_set("maxmemory", 1)
+
+        assert worker.process.wait(10) == EXIT_CODE
+    finally:
+        client.config_set("maxmemory", 0)
+        worker.process = None
+    log = (tmp_path / "worker.log").read_text()
+    assert "Dramatiq threads died: consumer of 'default.DQ'" in log
