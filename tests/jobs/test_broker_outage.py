@@ -156,3 +156,22 @@ def test_a_worker_process_whose_consumer_thread_died_exits_for_its_supervisor(
         worker.process = None
     log = (tmp_path / "worker.log").read_text()
     assert "Dramatiq threads died: consumer of 'default.DQ'" in log
+
+
+def test_the_scheduler_retries_its_send_until_redis_comes_back(redis_server):
+    from jobs.scheduler import PatientScheduler
+
+    broker = RedisBroker(url=redis_server.url)
+    actor = dramatiq.actor(lambda: None, actor_name="periodic_noop", broker=broker)
+    scheduler = PatientScheduler(actors=[actor])
+    redis_server.stop()
+    restart = threading.Timer(1.5, redis_server.start)
+    restart.start()
+
+    started = time.monotonic()
+    sent = scheduler.send_patiently(actor, "2030-01-01T00:00:00+00:00")
+
+    restart.join()
+    assert sent
+    assert 1.5 <= time.monotonic() - started < 5
+    assert redis.Redis.from_url(redis_server.url).llen("dramatiq:default") == 1
