@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import Message
 from pathlib import Path
@@ -124,6 +125,7 @@ class Received:
     to: list[str]
     at: float
     message: Message
+    peer: int = 0  # the client's port: one per SMTP connection
 
 
 @dataclass
@@ -137,6 +139,7 @@ class Inbox:
     received: list[Received] = field(default_factory=list)
     transient: dict[str, int] = field(default_factory=dict)
     rcpt_delay: float = 0.0
+    on_accept: Callable[[Received], None] | None = None
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if self.rcpt_delay:
@@ -151,15 +154,24 @@ class Inbox:
 
     async def handle_DATA(self, server, session, envelope):
         message = email.message_from_bytes(envelope.content)
-        self.received.append(
-            Received(
-                int(message["X-Taskgraph-Reminder"]), list(envelope.rcpt_tos), time.time(), message
-            )
+        received = Received(
+            int(message["X-Taskgraph-Reminder"]),
+            list(envelope.rcpt_tos),
+            time.time(),
+            message,
+            session.peer[1],
         )
+        self.received.append(received)
+        if self.on_accept is not None:
+            self.on_accept(received)
         return "250 Message accepted for delivery"
 
     def reminder_ids(self) -> list[int]:
         return sorted(item.reminder_id for item in self.received)
+
+    def connections(self) -> int:
+        """How many SMTP connections delivered the received emails."""
+        return len({item.peer for item in self.received})
 
     def reset(self) -> None:
         self.received.clear()
@@ -168,9 +180,9 @@ class Inbox:
 
 
 class SMTPServer:
-    def __init__(self) -> None:
+    def __init__(self, *, port: int | None = None) -> None:
         self.inbox = Inbox()
-        self.port = free_port(SMTP_PORTS)
+        self.port = port or free_port(SMTP_PORTS)
         self.controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port)
 
     def start(self) -> None:
@@ -183,10 +195,13 @@ class SMTPServer:
 class WorkerProcess:
     """`manage.py rundramatiq` (one worker process) against the given Redis and database."""
 
-    def __init__(self, *, env: dict[str, str], log: Path, threads: int = 4) -> None:
+    def __init__(
+        self, *, env: dict[str, str], log: Path, threads: int = 4, processes: int = 1
+    ) -> None:
         self.env = env
         self.log = log
         self.threads = threads
+        self.processes = processes
         self.process: subprocess.Popen | None = None
 
     def start(self, redis_url: str) -> None:
@@ -199,7 +214,7 @@ class WorkerProcess:
                     "manage.py",
                     "rundramatiq",
                     "--processes",
-                    "1",
+                    str(self.processes),
                     "--threads",
                     str(self.threads),
                 ],
@@ -210,7 +225,8 @@ class WorkerProcess:
                 start_new_session=True,
             )
         # The worker registers its heartbeat once its consumers run.
-        if not wait_until(lambda: client.zcard("dramatiq:__heartbeats__") > 0, 30, 0.05):
+        started = lambda: client.zcard("dramatiq:__heartbeats__") >= self.processes  # noqa: E731
+        if not wait_until(started, 30, 0.05):
             raise RuntimeError(f"worker did not start; see {self.log}:\n{self.log.read_text()}")
 
     def kill(self) -> None:

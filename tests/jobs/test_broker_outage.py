@@ -23,7 +23,7 @@ from dramatiq.worker import ConsumerThread
 from core.redis_broker import RedisBroker
 from core.worker_watchdog import EXIT_CODE
 from tests.conftest import skip_or_fail
-from tests.services import RedisServer, WorkerProcess, wait_until
+from tests.processes import RedisServer, WorkerProcess, wait_until
 
 pytestmark = pytest.mark.services
 
