@@ -219,6 +219,10 @@ REMINDER_CLAIM_HOLD_SECONDS = env.int("REMINDER_CLAIM_HOLD_SECONDS", 10)
 # Dockerfile and `make worker` set 100, as Dramatiq's 1 s default makes reminders up to 1 s late.)
 REMINDERS_EMBEDDED = env.bool("REMINDERS_EMBEDDED", True)
 
+# Issue 14: reminders through real transports. Emails one batch keeps in flight on its HTTP
+# session (Anymail API providers); an SMTP batch sends on one connection, one at a time.
+REMINDER_HTTP_CONCURRENCY = env.int("REMINDER_HTTP_CONCURRENCY", 16)
+
 # GraphQL
 # Shortcuts through library internals (schema/fastpath.py); they switch themselves off, with
 # a warning, on library versions they were not tested with.

@@ -5,11 +5,14 @@ here; what the email says is the caller's: ``deliver_batch`` takes the composer 
 (the actor passes ``jobs.emails.reminder_email``), so this module imports nothing from jobs.
 """
 
+import logging
 import smtplib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
-import structlog
+import requests
+from anymail.backends.base_requests import AnymailRequestsBackend
 from anymail.exceptions import (
     AnymailAPIError,
     AnymailInvalidAddress,
@@ -19,8 +22,8 @@ from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 from django.core.mail.backends.base import BaseEmailBackend
 from django.utils import timezone
+from requests.adapters import HTTPAdapter
 
-from core.metrics import DELIVERIES, LATENESS
 from tasks.models import Reminder
 from tasks.reminders.claims import (
     Sent,
@@ -32,7 +35,7 @@ from tasks.reminders.claims import (
 )
 from tasks.reminders.selectors import reminders_for_delivery
 
-logger = structlog.get_logger(__name__)
+logger = logging.getLogger(__name__)
 
 # Provider answers that will not change on a retry.
 PERMANENT_HTTP_STATUSES = {400, 413, 422}
@@ -74,45 +77,74 @@ def _provider_message_id(message) -> tuple[str, str]:
     return ("" if message_id is None else str(message_id)), "sent"
 
 
-class SentMarks:
-    """Accepted emails waiting for their SENT commit.
+class Outbox:
+    """One batch's way to the provider: one open connection, and sender threads that keep
+    ``concurrency`` emails in flight on it while the batch's own thread composes the next
+    emails and records the outcomes.
 
-    Committing each alone costs a database round trip per email; committing a whole batch at
-    the end would widen the duplicate window (accepted by the provider, not yet marked SENT)
-    to the batch. So: after a send that took SLOW_SEND_S or more (any real network provider)
-    the mark commits at once; after fast ones (a local relay, the console) marks are grouped,
-    committed every FLUSH_EVERY emails or FLUSH_AFTER_S seconds.
+    Django's SMTP backend and Anymail's both close a connection they opened themselves inside
+    ``send_messages``: opening it here first is what keeps one SMTP connection (one HTTP
+    session) for the whole batch. An SMTP connection carries one email at a time; an HTTP
+    session's connection pool carries ``REMINDER_HTTP_CONCURRENCY`` requests at once.
     """
 
-    FLUSH_EVERY = 50
-    FLUSH_AFTER_S = 0.01
-    SLOW_SEND_S = 0.002
-
     def __init__(self) -> None:
-        self.pending: list[Sent] = []
-        self.flushed = time.monotonic()
+        self.connection = get_connection(fail_silently=False)
+        session_based = isinstance(self.connection, AnymailRequestsBackend)
+        self.concurrency = settings.REMINDER_HTTP_CONCURRENCY if session_based else 1
+        # A failed SMTP exchange may leave the connection unusable; an HTTP session's pool
+        # replaces broken connections by itself.
+        self.reopen_after_error = not session_based
+        self.broken = False
+        self.pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="reminder-send")
 
-    def add(self, item: Sent, *, send_s: float) -> None:
-        self.pending.append(item)
-        if (
-            send_s >= self.SLOW_SEND_S
-            or len(self.pending) >= self.FLUSH_EVERY
-            or time.monotonic() - self.flushed >= self.FLUSH_AFTER_S
-        ):
-            self.flush()
+    def __enter__(self) -> "Outbox":
+        try:
+            self.connection.open()
+        except Exception as exc:
+            # The provider is down: each email fails on its own (transient, retried later).
+            logger.warning("Could not open the email connection: %s", _describe(exc))
+            self.broken = True
+        session = getattr(self.connection, "session", None)
+        if isinstance(session, requests.Session):
+            adapter = HTTPAdapter(pool_connections=1, pool_maxsize=self.concurrency)
+            session.mount("https://", adapter)
+            session.mount("http://", adapter)
+        return self
 
-    def flush(self) -> None:
-        if self.pending:
-            reminder_mark_sent(sent=self.pending)
-            self.pending = []
-        self.flushed = time.monotonic()
+    def __exit__(self, *exc_info) -> None:
+        self.pool.shutdown(wait=True)
+        self.connection.close()
+
+    def submit(self, message) -> Future:
+        """Send in a sender thread; the future gives (error or None, seconds the send took)."""
+        return self.pool.submit(self._send, message)
+
+    def _send(self, message) -> tuple[Exception | None, float]:
+        started = time.monotonic()
+        try:
+            if self.broken:
+                self.connection.close()
+                self.connection.open()
+                self.broken = False
+            self.connection.send_messages([message])
+        except Exception as exc:
+            self.broken = self.reopen_after_error
+            return exc, time.monotonic() - started
+        return None, time.monotonic() - started
 
 
 def deliver_batch(
     *, limit: int, compose: Composer, on_full_batch: Callable[[], None] | None = None
 ) -> dict:
     """Claim up to ``limit`` due reminders and send each email ``compose`` makes. Returns counts
-    by outcome."""
+    by outcome.
+
+    The batch's thread composes emails and hands them to the outbox's sender threads, keeping
+    a few in flight; each email the provider accepted is marked SENT as soon as this thread
+    sees it (emails accepted while it was busy share one UPDATE), so a crash can double only
+    the emails accepted and not yet recorded: the duplicate window.
+    """
     reminder_worker_session()
     claims = reminder_claim_due(limit=limit)
     counts = {"claimed": len(claims), "sent": 0, "retrying": 0, "failed": 0, "released": 0}
@@ -122,67 +154,51 @@ def deliver_batch(
         on_full_batch()
     claimed = time.monotonic()
     by_pk = {claim.pk: claim for claim in claims}
-    connection = get_connection(fail_silently=False)
-    marks = SentMarks()
-    try:
-        batch = reminders_for_delivery(pks=by_pk)
-        for position, reminder in enumerate(batch):
-            if position and time.monotonic() - claimed > settings.REMINDER_CLAIM_HOLD_SECONDS:
-                # A slow provider: give the rest back before the dispatcher would think this
-                # worker dead (REMINDER_STALE_SENDING_SECONDS) and send them a second time.
-                rest = [by_pk[r.pk] for r in batch[position:]]
-                counts["released"] = reminder_release(claims=rest)
-                DELIVERIES.labels("released").inc(counts["released"])
-                logger.info(
-                    "reminders_released",
-                    reminder_ids=[claim.pk for claim in rest],
-                    released=counts["released"],
-                )
-                break
+    batch = reminders_for_delivery(pks=by_pk)
+    in_flight: dict[Future, tuple] = {}
+
+    def record(done: Iterable[Future]) -> None:
+        sent = []
+        for future in done:
+            reminder, message = in_flight.pop(future)
+            error, _ = future.result()
             claim = by_pk[reminder.pk]
-            try:
-                message = compose(reminder, connection)
-                send_started = time.monotonic()
-                connection.send_messages([message])
-            except Exception as exc:
-                permanent = is_permanent(exc)
-                retry_at = reminder_mark_failed(
-                    claim=claim, error=_describe(exc), permanent=permanent
-                )
-                outcome = "retrying" if retry_at else "failed"
-                counts[outcome] += 1
-                DELIVERIES.labels(outcome).inc()
-                logger.warning(
-                    "reminder_delivery",
-                    reminder_id=reminder.pk,
-                    task_id=reminder.task_id,
-                    attempt=claim.attempts,
-                    outcome=outcome,
-                    retry_at=retry_at.isoformat() if retry_at else None,
-                    error=_describe(exc),
-                )
-                # A broken connection must not fail the rest of the batch: reopen it.
-                connection.close()
+            if error is None:
+                message_id, status = _provider_message_id(message)
+                sent.append(Sent(claim, timezone.now(), message_id, status))
                 continue
-            message_id, status = _provider_message_id(message)
-            sent_at = timezone.now()
-            marks.add(
-                Sent(claim, sent_at, message_id, status), send_s=time.monotonic() - send_started
+            retry_at = reminder_mark_failed(
+                claim=claim, error=_describe(error), permanent=is_permanent(error)
             )
-            counts["sent"] += 1
-            lateness = (sent_at - reminder.remind_at).total_seconds()
-            DELIVERIES.labels("sent").inc()
-            LATENESS.observe(max(lateness, 0.0))
-            logger.info(
-                "reminder_delivery",
-                reminder_id=reminder.pk,
-                task_id=reminder.task_id,
-                attempt=claim.attempts,
-                outcome="sent",
-                provider_message_id=message_id,
-                lateness_s=round(lateness, 3),
+            counts["retrying" if retry_at else "failed"] += 1
+            logger.warning(
+                "Reminder %s attempt %d failed (%s): %s",
+                reminder.pk,
+                claim.attempts,
+                f"retry at {retry_at.isoformat()}" if retry_at else "given up",
+                _describe(error),
             )
-    finally:
-        marks.flush()
-        connection.close()
+        counts["sent"] += len(sent)
+        reminder_mark_sent(sent=sent)
+
+    with Outbox() as outbox:
+        window = 2 * outbox.concurrency
+        try:
+            for position, reminder in enumerate(batch):
+                if position and time.monotonic() - claimed > settings.REMINDER_CLAIM_HOLD_SECONDS:
+                    # A slow provider: give the rest back before the dispatcher would think
+                    # this worker dead (REMINDER_STALE_SENDING_SECONDS) and send them again.
+                    rest = [by_pk[r.pk] for r in batch[position:]]
+                    counts["released"] = reminder_release(claims=rest)
+                    break
+                message = compose(reminder, outbox.connection)
+                in_flight[outbox.submit(message)] = (reminder, message)
+                done = [future for future in in_flight if future.done()]
+                if len(in_flight) - len(done) >= window:
+                    done = wait(in_flight, return_when=FIRST_COMPLETED).done
+                if done:
+                    record(done)
+        finally:
+            while in_flight:
+                record(wait(in_flight, return_when=FIRST_COMPLETED).done)
     return counts

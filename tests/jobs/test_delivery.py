@@ -247,3 +247,24 @@ def test_a_batch_that_runs_long_gives_the_rest_back_uncounted(settings, user, an
 )
 def test_provider_errors_are_permanent_or_transient(error, permanent):
     assert is_permanent(error) is permanent
+
+
+def test_a_batch_goes_out_on_one_smtp_connection(smtp_email, inbox):
+    owner = UserFactory()
+    due = [DueReminderFactory(task=TaskFactory(owner=owner), due_in=-n) for n in range(1, 6)]
+
+    assert deliver_batch(limit=10, compose=reminder_email)["sent"] == 5
+
+    assert inbox.reminder_ids() == sorted(r.pk for r in due)
+    assert inbox.connections() == 1
+
+
+def test_an_email_carries_a_message_id_naming_its_reminder_and_moment(smtp_email, inbox):
+    """Stable across attempts: a copy sent twice after a crash has the first one's id."""
+    reminder = DueReminderFactory(task=TaskFactory(owner=UserFactory()))
+    at = int(reminder.remind_at.timestamp())
+
+    deliver_batch(limit=10, compose=reminder_email)
+
+    [received] = inbox.received
+    assert received.message["Message-ID"] == f"<reminder.{reminder.pk}.{at}@taskgraph.localhost>"
