@@ -130,6 +130,7 @@ class PostmarkServer:
         return f"http://127.0.0.1:{self.port}/"
 
     def start(self) -> None:
+        ThreadingHTTPServer.request_queue_size = 256  # a burst opens many connections at once
         self.httpd = ThreadingHTTPServer(("127.0.0.1", self.port), _PostmarkHandler)
         self.httpd.daemon_threads = True
         self.httpd.owner = self
