@@ -9,9 +9,10 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from jobs.delivery import deliver_batch
+from jobs.emails import reminder_email
 from tasks.models import Reminder, ReminderState, Task
-from tasks.reminders import reminder_dispatch
+from tasks.reminders.delivery import deliver_batch
+from tasks.reminders.dispatch import reminder_dispatch
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
@@ -94,7 +95,7 @@ def test_mutations_answer_with_their_payload_while_redis_is_down(gql, redis_down
     while timezone.now() < later:
         pass
     assert reminder_dispatch() == 3
-    assert deliver_batch(limit=10)["sent"] == 3
+    assert deliver_batch(limit=10, compose=reminder_email)["sent"] == 3
     assert sorted(m.subject.split(" (")[0] for m in mail.outbox) == [
         "Reminder: Kept",
         "Reminder: Water plants",
