@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.conf import settings
 
 
 class JobsConfig(AppConfig):
@@ -16,3 +17,10 @@ class JobsConfig(AppConfig):
         # has set the broker when its app config was created, before any ready()).
         set_waker(wake_at)
         tracking.connect(on_tracking, dispatch_uid="jobs.reminder_tracking")
+        if settings.REDIS_URL:
+            # Worker processes on Redis sweep the database for what the broker lost.
+            import dramatiq
+
+            from jobs.sweeper import ReminderSweeper
+
+            dramatiq.get_broker().add_middleware(ReminderSweeper())

@@ -10,6 +10,7 @@ import smtplib
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from datetime import datetime
 
 import requests
 from anymail.backends.base_requests import AnymailRequestsBackend
@@ -135,7 +136,11 @@ class Outbox:
 
 
 def deliver_batch(
-    *, limit: int, compose: Composer, on_full_batch: Callable[[], None] | None = None
+    *,
+    limit: int,
+    compose: Composer,
+    on_full_batch: Callable[[], None] | None = None,
+    due_before: datetime | None = None,
 ) -> dict:
     """Claim up to ``limit`` due reminders and send each email ``compose`` makes. Returns counts
     by outcome.
@@ -146,7 +151,7 @@ def deliver_batch(
     the emails accepted and not yet recorded: the duplicate window.
     """
     reminder_worker_session()
-    claims = reminder_claim_due(limit=limit)
+    claims = reminder_claim_due(limit=limit, due_before=due_before)
     counts = {"claimed": len(claims), "sent": 0, "retrying": 0, "failed": 0, "released": 0}
     if not claims:
         return counts
