@@ -190,6 +190,8 @@ class SMTPServer:
 
     def stop(self) -> None:
         self.controller.stop()
+        # A stopped controller's loop is closed: the next start needs a new one.
+        self.controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port)
 
 
 class WorkerProcess:
@@ -244,3 +246,78 @@ class WorkerProcess:
             except subprocess.TimeoutExpired:
                 self.kill()
             self.process = None
+
+
+class ManagedProcess:
+    """A `manage.py` command in a process group of its own, its output appended to ``log``."""
+
+    def __init__(self, *, name: str, args: list[str], env: dict[str, str], log: Path) -> None:
+        self.name = name
+        self.args = args
+        self.env = env
+        self.log = log
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        with open(self.log, "ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "manage.py", *self.args],
+                cwd=ROOT,
+                env={**os.environ, **self.env},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def signal(self, signum: int) -> None:
+        if self.running():
+            os.killpg(self.process.pid, signum)
+
+    def kill(self) -> None:
+        self.signal(signal.SIGKILL)
+        if self.process is not None:
+            self.process.wait()
+
+    def stop(self) -> None:
+        if self.running():
+            self.signal(signal.SIGTERM)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+class Supervisor:
+    """Restarts a process that exited, as compose's ``restart: unless-stopped`` or systemd's
+    ``Restart=always`` would, and keeps the exit codes it saw."""
+
+    def __init__(self, processes: list[ManagedProcess], interval: float = 0.2) -> None:
+        self.processes = processes
+        self.interval = interval
+        self.exits: list[tuple[str, int]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def start(self) -> None:
+        for process in self.processes:
+            process.start()
+        self._thread.start()
+
+    def _watch(self) -> None:
+        while not self._stop.wait(self.interval):
+            for process in self.processes:
+                if process.process is not None and process.process.poll() is not None:
+                    self.exits.append((process.name, process.process.returncode))
+                    process.start()
+
+    def all_running(self) -> bool:
+        return all(process.running() for process in self.processes)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        for process in self.processes:
+            process.stop()

@@ -156,7 +156,11 @@ def deliver_batch(
     if not claims:
         return counts
     if len(claims) == limit and on_full_batch is not None:
-        on_full_batch()
+        try:
+            on_full_batch()
+        except Exception as exc:
+            # The broker is down: this batch goes on, the sweeper takes what is left.
+            logger.warning("Could not hand the next batch on: %s", _describe(exc))
     claimed = time.monotonic()
     by_pk = {claim.pk: claim for claim in claims}
     batch = reminders_for_delivery(pks=by_pk)
