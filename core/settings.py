@@ -193,7 +193,11 @@ ANYMAIL = env.prefixed("ANYMAIL_")  # ANYMAIL_WEBHOOK_SECRET -> ANYMAIL["WEBHOOK
 # A send's time bound, below the stale-claim threshold (see REMINDER_CLAIM_HOLD_SECONDS).
 ANYMAIL["REQUESTS_TIMEOUT"] = float(ANYMAIL.get("REQUESTS_TIMEOUT", 10))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", "Taskgraph <reminders@taskgraph.localhost>")
-FRONTEND_URL = env.str("FRONTEND_URL", "http://127.0.0.1:8000").rstrip("/")
+# Issue 14: the link in reminder emails (jobs/links.py). A template with {id}, the task's
+# global ID, e.g. https://app.example.com/tasks/{id}; unset, GraphiQL on this API at API_URL
+# with the task's query filled in (`runserver` uses the address it serves instead).
+REMINDER_TASK_URL = env.str("REMINDER_TASK_URL", "")
+API_URL = env.str("API_URL", "http://127.0.0.1:8000").rstrip("/")
 # Anymail tracking webhooks (/anymail/<esp>/tracking/) accept anyone without a shared secret.
 ESP_PROVIDERS_WITHOUT_WEBHOOKS = {"console", "smtp", "test"}
 webhook_unprotected = not ANYMAIL.get("WEBHOOK_SECRET")

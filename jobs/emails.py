@@ -1,6 +1,5 @@
 """The reminder email: plain text and HTML, times in the owner's time zone."""
 
-import base64
 from email.utils import parseaddr
 from zoneinfo import ZoneInfo
 
@@ -8,13 +7,8 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 
-from tasks.models import Reminder, Task
-
-
-def task_url(task: Task) -> str:
-    # The task's Relay global ID, the one the API's task(id:) query and mutations take.
-    global_id = base64.b64encode(f"Task:{task.pk}".encode()).decode()
-    return f"{settings.FRONTEND_URL}/tasks/{global_id}"
+from jobs.links import task_url
+from tasks.models import Reminder
 
 
 def message_id(reminder: Reminder) -> str:

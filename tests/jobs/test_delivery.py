@@ -4,6 +4,7 @@ Anymail's test backend, or Django's SMTP backend talking to a real SMTP server o
 import smtplib
 import time
 from datetime import UTC, datetime
+from urllib.parse import quote
 
 import pytest
 from anymail.exceptions import AnymailAPIError, AnymailInvalidAddress, AnymailRecipientsRefused
@@ -29,7 +30,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def anymail_test(settings):
     settings.EMAIL_BACKEND = "anymail.backends.test.EmailBackend"
-    settings.FRONTEND_URL = "https://app.example.com"
+    settings.REMINDER_TASK_URL = "https://app.example.com/tasks/{id}"
     mail.outbox = []
 
 
@@ -56,7 +57,7 @@ def test_a_due_reminder_is_sent_in_the_owners_time_zone_with_its_open_pre_tasks(
 
     [message] = mail.outbox
     when = "Wednesday 1 May 2030, 09:30 (Europe/Paris)"
-    link = f"https://app.example.com/tasks/{global_id('Task', task.pk)}"
+    link = f"https://app.example.com/tasks/{quote(global_id('Task', task.pk), safe='')}"
     assert message.to == ["alice@example.com"]
     assert message.subject == f"Reminder: Paint the fence ({when})"
     assert message.body == (
