@@ -4,6 +4,7 @@ loopback (aiosmtpd, in a thread), and Dramatiq worker processes. Ports come from
 import asyncio
 import email
 import os
+import random
 import shutil
 import signal
 import socket
@@ -25,7 +26,9 @@ SMTP_PORTS = range(18340, 18380)
 
 
 def free_port(ports: range) -> int:
-    for port in ports:
+    """A port of the range that nothing listens on, tried in random order: parallel test runs
+    (and a Redis a chaos test stops for a while) rarely reach for the same one."""
+    for port in random.sample(ports, len(ports)):
         with socket.socket() as sock:
             try:
                 sock.bind(("127.0.0.1", port))
@@ -98,13 +101,15 @@ class RedisServer:
             stderr=subprocess.DEVNULL,
         )
         client = redis.Redis(port=self.port)
-        if not wait_until(lambda: self._pings(client), 5):
-            raise RuntimeError("redis-server did not start")
+        if not wait_until(lambda: self._answers(client), 5):
+            raise RuntimeError(f"redis-server did not start on port {self.port}")
 
-    @staticmethod
-    def _pings(client) -> bool:
+    def _answers(self, client) -> bool:
+        """Ours answers: not another run's server that took the port meanwhile."""
+        if self.process.poll() is not None:
+            raise RuntimeError(f"redis-server exited: port {self.port} is taken")
         try:
-            return client.ping()
+            return client.info("server")["process_id"] == self.process.pid
         except redis.ConnectionError:
             return False
 
