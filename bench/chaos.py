@@ -21,6 +21,7 @@ SMTP server on loopback. Writes bench/results/chaos.json.
 import argparse
 import os
 import random
+import signal
 import statistics
 import sys
 import tempfile
@@ -154,6 +155,8 @@ def main() -> None:
     parser.add_argument("--emails", type=int, default=1000)
     parser.add_argument("--scenarios", nargs="*", default=["kills", "outage"])
     args = parser.parse_args()
+    # Stopped with SIGTERM, still stop the processes it started (the finally below).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/tg_chaos_bench")
     redis_server = RedisServer()
     os.environ["REDIS_URL"] = redis_server.url  # the bench's wake-ups go to the same Redis

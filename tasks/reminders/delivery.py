@@ -7,10 +7,12 @@ here; what the email says is the caller's: ``deliver_batch`` takes the composer 
 
 import logging
 import smtplib
+import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import datetime
+from queue import SimpleQueue
 
 import requests
 from anymail.backends.base_requests import AnymailRequestsBackend
@@ -22,11 +24,13 @@ from anymail.exceptions import (
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 from django.core.mail.backends.base import BaseEmailBackend
+from django.db import connection as db_connection
 from django.utils import timezone
 from requests.adapters import HTTPAdapter
 
 from tasks.models import Reminder
 from tasks.reminders.claims import (
+    Claim,
     Sent,
     reminder_claim_due,
     reminder_mark_failed,
@@ -89,7 +93,8 @@ class Outbox:
     session's connection pool carries ``REMINDER_HTTP_CONCURRENCY`` requests at once.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, on_accepted: Callable[[Claim, EmailMessage], None] | None = None):
+        self.on_accepted = on_accepted
         self.connection = get_connection(fail_silently=False)
         session_based = isinstance(self.connection, AnymailRequestsBackend)
         self.concurrency = settings.REMINDER_HTTP_CONCURRENCY if session_based else 1
@@ -117,11 +122,11 @@ class Outbox:
         self.pool.shutdown(wait=True)
         self.connection.close()
 
-    def submit(self, message) -> Future:
+    def submit(self, claim: Claim, message) -> Future:
         """Send in a sender thread; the future gives (error or None, seconds the send took)."""
-        return self.pool.submit(self._send, message)
+        return self.pool.submit(self._send, claim, message)
 
-    def _send(self, message) -> tuple[Exception | None, float]:
+    def _send(self, claim: Claim, message) -> tuple[Exception | None, float]:
         started = time.monotonic()
         try:
             if self.broken:
@@ -132,7 +137,53 @@ class Outbox:
         except Exception as exc:
             self.broken = self.reopen_after_error
             return exc, time.monotonic() - started
+        if self.on_accepted is not None:
+            self.on_accepted(claim, message)
         return None, time.monotonic() - started
+
+
+class MarkRecorder:
+    """Commits SENT marks from a thread (and database connection) of its own, the moment a
+    sender thread reports the provider's acceptance: the duplicate window is this hand-off and
+    one UPDATE, whatever the batch's thread is doing meanwhile. Marks that arrive together
+    share the UPDATE.
+
+    Only for a batch in autocommit (a worker): inside a transaction (a test, a caller's atomic
+    block) another connection could not see the batch's claims, and the batch's own thread
+    writes the marks.
+    """
+
+    def __init__(self) -> None:
+        self.queue: SimpleQueue[Sent | None] = SimpleQueue()
+        self.thread = threading.Thread(target=self._run, name="reminder-record", daemon=True)
+        self.thread.start()
+
+    def add(self, claim: Claim, message) -> None:
+        message_id, status = _provider_message_id(message)
+        self.queue.put(Sent(claim, timezone.now(), message_id, status))
+
+    def close(self) -> None:
+        self.queue.put(None)
+        self.thread.join()
+
+    def _run(self) -> None:
+        closing = False
+        try:
+            reminder_worker_session()
+            while not closing:
+                marks = [self.queue.get()]
+                while not self.queue.empty():
+                    marks.append(self.queue.get())
+                closing = None in marks
+                marks = [mark for mark in marks if mark is not None]
+                try:
+                    reminder_mark_sent(sent=marks)
+                except Exception:
+                    # The database is unreachable: these claims go stale and are sent again
+                    # (duplicates), which is all a lost write can cost.
+                    logger.exception("Could not record %d SENT marks.", len(marks))
+        finally:
+            db_connection.close()
 
 
 def deliver_batch(
@@ -165,6 +216,7 @@ def deliver_batch(
     by_pk = {claim.pk: claim for claim in claims}
     batch = reminders_for_delivery(pks=by_pk)
     in_flight: dict[Future, tuple] = {}
+    recorder = None if db_connection.in_atomic_block else MarkRecorder()
 
     def record(done: Iterable[Future]) -> None:
         sent = []
@@ -173,8 +225,10 @@ def deliver_batch(
             error, _ = future.result()
             claim = by_pk[reminder.pk]
             if error is None:
-                message_id, status = _provider_message_id(message)
-                sent.append(Sent(claim, timezone.now(), message_id, status))
+                counts["sent"] += 1
+                if recorder is None:
+                    message_id, status = _provider_message_id(message)
+                    sent.append(Sent(claim, timezone.now(), message_id, status))
                 continue
             retry_at = reminder_mark_failed(
                 claim=claim, error=_describe(error), permanent=is_permanent(error)
@@ -187,10 +241,9 @@ def deliver_batch(
                 f"retry at {retry_at.isoformat()}" if retry_at else "given up",
                 _describe(error),
             )
-        counts["sent"] += len(sent)
         reminder_mark_sent(sent=sent)
 
-    with Outbox() as outbox:
+    with Outbox(on_accepted=recorder and recorder.add) as outbox:
         window = 2 * outbox.concurrency
         try:
             for position, reminder in enumerate(batch):
@@ -201,7 +254,7 @@ def deliver_batch(
                     counts["released"] = reminder_release(claims=rest)
                     break
                 message = compose(reminder, outbox.connection)
-                in_flight[outbox.submit(message)] = (reminder, message)
+                in_flight[outbox.submit(by_pk[reminder.pk], message)] = (reminder, message)
                 done = [future for future in in_flight if future.done()]
                 if len(in_flight) - len(done) >= window:
                     done = wait(in_flight, return_when=FIRST_COMPLETED).done
@@ -210,4 +263,6 @@ def deliver_batch(
         finally:
             while in_flight:
                 record(wait(in_flight, return_when=FIRST_COMPLETED).done)
+            if recorder is not None:
+                recorder.close()
     return counts
