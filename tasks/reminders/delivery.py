@@ -197,9 +197,9 @@ def deliver_batch(
     by outcome.
 
     The batch's thread composes emails and hands them to the outbox's sender threads, keeping
-    a few in flight; each email the provider accepted is marked SENT as soon as this thread
-    sees it (emails accepted while it was busy share one UPDATE), so a crash can double only
-    the emails accepted and not yet recorded: the duplicate window.
+    a few in flight, and records the failures; each email the provider accepted is marked SENT
+    by the recorder thread the moment its sender reports it, so a crash can double only the
+    emails accepted and not yet recorded: the duplicate window.
     """
     reminder_worker_session()
     claims = reminder_claim_due(limit=limit, due_before=due_before)
