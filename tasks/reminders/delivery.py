@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import datetime
-from queue import SimpleQueue
+from queue import Empty, SimpleQueue
 
 import requests
 from anymail.backends.base_requests import AnymailRequestsBackend
@@ -146,44 +146,77 @@ class MarkRecorder:
     """Commits SENT marks from a thread (and database connection) of its own, the moment a
     sender thread reports the provider's acceptance: the duplicate window is this hand-off and
     one UPDATE, whatever the batch's thread is doing meanwhile. Marks that arrive together
-    share the UPDATE.
+    share the UPDATE. One recorder serves every batch of the process; it closes its connection
+    after a second without marks.
 
     Only for a batch in autocommit (a worker): inside a transaction (a test, a caller's atomic
     block) another connection could not see the batch's claims, and the batch's own thread
     writes the marks.
     """
 
+    IDLE_CLOSE_S = 1.0
+    _shared: "MarkRecorder | None" = None
+    _shared_lock = threading.Lock()
+
+    @classmethod
+    def shared(cls) -> "MarkRecorder":
+        with cls._shared_lock:
+            if cls._shared is None or not cls._shared.thread.is_alive():
+                cls._shared = cls()
+            return cls._shared
+
     def __init__(self) -> None:
-        self.queue: SimpleQueue[Sent | None] = SimpleQueue()
+        self.queue: SimpleQueue[tuple[Sent, Ticket]] = SimpleQueue()
         self.thread = threading.Thread(target=self._run, name="reminder-record", daemon=True)
         self.thread.start()
 
-    def add(self, claim: Claim, message) -> None:
+    def add(self, ticket: "Ticket", claim: Claim, message) -> None:
         message_id, status = _provider_message_id(message)
-        self.queue.put(Sent(claim, timezone.now(), message_id, status))
-
-    def close(self) -> None:
-        self.queue.put(None)
-        self.thread.join()
+        ticket.expect()
+        self.queue.put((Sent(claim, timezone.now(), message_id, status), ticket))
 
     def _run(self) -> None:
-        closing = False
-        try:
-            reminder_worker_session()
-            while not closing:
-                marks = [self.queue.get()]
-                while not self.queue.empty():
-                    marks.append(self.queue.get())
-                closing = None in marks
-                marks = [mark for mark in marks if mark is not None]
-                try:
-                    reminder_mark_sent(sent=marks)
-                except Exception:
-                    # The database is unreachable: these claims go stale and are sent again
-                    # (duplicates), which is all a lost write can cost.
-                    logger.exception("Could not record %d SENT marks.", len(marks))
-        finally:
-            db_connection.close()
+        while True:
+            try:
+                first = self.queue.get(timeout=self.IDLE_CLOSE_S)
+            except Empty:
+                db_connection.close()
+                first = self.queue.get()
+            items = [first]
+            while not self.queue.empty():
+                items.append(self.queue.get())
+            try:
+                if db_connection.connection is None:  # (re)connecting: set the session up
+                    reminder_worker_session()
+                reminder_mark_sent(sent=[sent for sent, _ in items])
+            except Exception:
+                # The database is unreachable: these claims go stale and are sent again
+                # (duplicates), which is all a lost write can cost.
+                logger.exception("Could not record %d SENT marks.", len(items))
+                db_connection.close()
+            for _, ticket in items:
+                ticket.recorded()
+
+
+class Ticket:
+    """One batch's marks in the recorder: the batch waits for them before it returns."""
+
+    def __init__(self) -> None:
+        self.outstanding = 0
+        self.condition = threading.Condition()
+
+    def expect(self) -> None:
+        with self.condition:
+            self.outstanding += 1
+
+    def recorded(self) -> None:
+        with self.condition:
+            self.outstanding -= 1
+            self.condition.notify_all()
+
+    def wait(self) -> None:
+        with self.condition:
+            self.condition.wait_for(lambda: self.outstanding == 0)
 
 
 def deliver_batch(
@@ -216,7 +249,8 @@ def deliver_batch(
     by_pk = {claim.pk: claim for claim in claims}
     batch = reminders_for_delivery(pks=by_pk)
     in_flight: dict[Future, tuple] = {}
-    recorder = None if db_connection.in_atomic_block else MarkRecorder()
+    recorder = None if db_connection.in_atomic_block else MarkRecorder.shared()
+    ticket = Ticket()
 
     def record(done: Iterable[Future]) -> None:
         sent = []
@@ -243,7 +277,10 @@ def deliver_batch(
             )
         reminder_mark_sent(sent=sent)
 
-    with Outbox(on_accepted=recorder and recorder.add) as outbox:
+    def on_accepted(claim: Claim, message) -> None:
+        recorder.add(ticket, claim, message)
+
+    with Outbox(on_accepted=on_accepted if recorder else None) as outbox:
         window = 2 * outbox.concurrency
         try:
             for position, reminder in enumerate(batch):
@@ -263,6 +300,5 @@ def deliver_batch(
         finally:
             while in_flight:
                 record(wait(in_flight, return_when=FIRST_COMPLETED).done)
-            if recorder is not None:
-                recorder.close()
+            ticket.wait()
     return counts
