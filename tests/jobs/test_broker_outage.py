@@ -119,7 +119,6 @@ def test_the_projects_broker_keeps_the_thread_and_it_serves_again_after_redis_re
     assert thread.is_alive()
     # Back on its feet (Dramatiq restarts a consumer 3 s after a connection error), it takes
     # and releases new delayed messages.
-    thread.delay_queue.queue.clear()
     client = redis.Redis.from_url(redis_server.url)
     actor = thread.broker.get_actor("noop")
     actor.send_with_options(delay=200)
