@@ -5,7 +5,6 @@ here; what the email says is the caller's: ``deliver_batch`` takes the composer 
 (the actor passes ``jobs.emails.reminder_email``), so this module imports nothing from jobs.
 """
 
-import logging
 import smtplib
 import threading
 import time
@@ -15,6 +14,7 @@ from datetime import datetime
 from queue import Empty, SimpleQueue
 
 import requests
+import structlog
 from anymail.backends.base_requests import AnymailRequestsBackend
 from anymail.exceptions import (
     AnymailAPIError,
@@ -28,6 +28,7 @@ from django.db import connection as db_connection
 from django.utils import timezone
 from requests.adapters import HTTPAdapter
 
+from core.metrics import DELIVERIES, LATENESS
 from tasks.models import Reminder
 from tasks.reminders.claims import (
     Claim,
@@ -40,7 +41,7 @@ from tasks.reminders.claims import (
 )
 from tasks.reminders.selectors import reminders_for_delivery
 
-logger = logging.getLogger(__name__)
+logger = structlog.get_logger(__name__)
 
 # Provider answers that will not change on a retry.
 PERMANENT_HTTP_STATUSES = {400, 413, 422}
@@ -109,7 +110,7 @@ class Outbox:
             self.connection.open()
         except Exception as exc:
             # The provider is down: each email fails on its own (transient, retried later).
-            logger.warning("Could not open the email connection: %s", _describe(exc))
+            logger.warning("email_connection_failed", error=_describe(exc))
             self.broken = True
         session = getattr(self.connection, "session", None)
         if isinstance(session, requests.Session):
@@ -192,7 +193,7 @@ class MarkRecorder:
             except Exception:
                 # The database is unreachable: these claims go stale and are sent again
                 # (duplicates), which is all a lost write can cost.
-                logger.exception("Could not record %d SENT marks.", len(items))
+                logger.exception("reminder_marks_not_recorded", count=len(items))
                 db_connection.close()
             for _, ticket in items:
                 ticket.recorded()
@@ -244,7 +245,7 @@ def deliver_batch(
             on_full_batch()
         except Exception as exc:
             # The broker is down: this batch goes on, the sweeper takes what is left.
-            logger.warning("Could not hand the next batch on: %s", _describe(exc))
+            logger.warning("next_batch_not_handed_on", error=_describe(exc))
     claimed = time.monotonic()
     by_pk = {claim.pk: claim for claim in claims}
     batch = reminders_for_delivery(pks=by_pk)
@@ -259,21 +260,38 @@ def deliver_batch(
             error, _ = future.result()
             claim = by_pk[reminder.pk]
             if error is None:
-                counts["sent"] += 1
+                message_id, status = _provider_message_id(message)
+                now = timezone.now()
                 if recorder is None:
-                    message_id, status = _provider_message_id(message)
-                    sent.append(Sent(claim, timezone.now(), message_id, status))
+                    sent.append(Sent(claim, now, message_id, status))
+                counts["sent"] += 1
+                lateness = (now - reminder.remind_at).total_seconds()
+                DELIVERIES.labels("sent").inc()
+                LATENESS.observe(max(lateness, 0.0))
+                logger.info(
+                    "reminder_delivery",
+                    reminder_id=reminder.pk,
+                    task_id=reminder.task_id,
+                    attempt=claim.attempts,
+                    outcome="sent",
+                    provider_message_id=message_id,
+                    lateness_s=round(lateness, 3),
+                )
                 continue
             retry_at = reminder_mark_failed(
                 claim=claim, error=_describe(error), permanent=is_permanent(error)
             )
-            counts["retrying" if retry_at else "failed"] += 1
+            outcome = "retrying" if retry_at else "failed"
+            counts[outcome] += 1
+            DELIVERIES.labels(outcome).inc()
             logger.warning(
-                "Reminder %s attempt %d failed (%s): %s",
-                reminder.pk,
-                claim.attempts,
-                f"retry at {retry_at.isoformat()}" if retry_at else "given up",
-                _describe(error),
+                "reminder_delivery",
+                reminder_id=reminder.pk,
+                task_id=reminder.task_id,
+                attempt=claim.attempts,
+                outcome=outcome,
+                retry_at=retry_at.isoformat() if retry_at else None,
+                error=_describe(error),
             )
         reminder_mark_sent(sent=sent)
 
@@ -289,6 +307,12 @@ def deliver_batch(
                     # this worker dead (REMINDER_STALE_SENDING_SECONDS) and send them again.
                     rest = [by_pk[r.pk] for r in batch[position:]]
                     counts["released"] = reminder_release(claims=rest)
+                    DELIVERIES.labels("released").inc(counts["released"])
+                    logger.info(
+                        "reminders_released",
+                        reminder_ids=[claim.pk for claim in rest],
+                        released=counts["released"],
+                    )
                     break
                 message = compose(reminder, outbox.connection)
                 in_flight[outbox.submit(by_pk[reminder.pk], message)] = (reminder, message)
