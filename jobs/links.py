@@ -3,8 +3,8 @@
 ``REMINDER_TASK_URL`` is a template for the task's page in your front end, ``{id}`` standing
 for the task's Relay global ID (the one ``task(id:)`` takes), e.g.
 ``https://app.example.com/tasks/{id}``. Unset (development), the link opens GraphiQL on this API
-with the task's query and its variables filled in (strawberry's GraphiQL reads them from the
-``q`` and ``variables`` parameters), at ``API_URL``; `manage.py runserver` replaces that with
+with the task's query and its variables filled in (the GraphiQL page puts the ``q`` and
+``variables`` parameters in its editor, schema/views.py), at ``API_URL``; `manage.py runserver` replaces that with
 the address it serves, so ``runserver 0.0.0.0:8123`` gives links to port 8123.
 """
 
@@ -44,7 +44,7 @@ def task_url(task: Task) -> str:
     global_id = base64.b64encode(f"Task:{task.pk}".encode()).decode()
     if settings.REMINDER_TASK_URL:
         return settings.REMINDER_TASK_URL.format(id=quote(global_id, safe=""))
-    # decodeURIComponent on the page: spaces as %20, never '+'.
+    # Spaces as %20, never '+': the same link must work wherever it is decoded.
     query = quote(TASK_QUERY, safe="")
     variables = quote(json.dumps({"id": global_id}), safe="")
     return f"{api_url()}/graphql/?q={query}&variables={variables}"

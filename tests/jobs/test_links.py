@@ -2,7 +2,8 @@
 REMINDER_TASK_URL is set, GraphiQL with the task's query filled in otherwise."""
 
 import json
-from urllib.parse import parse_qsl, unquote, urlsplit
+import re
+from urllib.parse import unquote, urlsplit
 
 import pytest
 
@@ -39,7 +40,7 @@ def test_without_a_template_the_link_opens_graphiql_with_the_task_query(settings
     params = {key: unquote(value) for key, value in (p.split("=", 1) for p in url.query.split("&"))}
 
     assert (url.scheme, url.netloc, url.path) == ("http", "127.0.0.1:8000", "/graphql/")
-    assert "+" not in url.query  # the page decodes with decodeURIComponent
+    assert "+" not in url.query  # spaces as %20: decodeURIComponent leaves "+" as is
     assert params == {
         "q": links.TASK_QUERY,
         "variables": json.dumps({"id": global_id("Task", task.pk)}),
@@ -47,11 +48,17 @@ def test_without_a_template_the_link_opens_graphiql_with_the_task_query(settings
     # The query is valid and shows the task to its owner.
     data = gql.data(params["q"], json.loads(params["variables"]))
     assert data["task"]["title"] == "Paint the fence"
-    # And the page it opens is GraphiQL, not the query's result.
+    # And the page it opens is GraphiQL with that operation in its editor.
     page = gql.client.get(f"{url.path}?{url.query}", headers={"Accept": "text/html"})
     assert page.status_code == 200
-    assert b"GraphiQL" in page.content
-    assert dict(parse_qsl(url.query))["q"].startswith("query Task($id: ID!)")
+    config = json.loads(re.search(r'id="graphiql-config"[^>]*>(.*?)</script>', page.text).group(1))
+    assert (config["query"], config["variables"]) == (params["q"], params["variables"])
+
+
+def test_graphiql_without_a_linked_operation_keeps_the_users_editor(gql):
+    page = gql.client.get("/graphql/", headers={"Accept": "text/html"})
+    config = json.loads(re.search(r'id="graphiql-config"[^>]*>(.*?)</script>', page.text).group(1))
+    assert (config["query"], config["variables"]) == (None, None)
 
 
 @pytest.mark.parametrize(
