@@ -4,8 +4,9 @@
 for the task's Relay global ID (the one ``task(id:)`` takes), e.g.
 ``https://app.example.com/tasks/{id}``. Unset (development), the link opens GraphiQL on this API
 with the task's query and its variables filled in (the GraphiQL page puts the ``q`` and
-``variables`` parameters in its editor, schema/views.py), at ``API_URL``; `manage.py runserver` replaces that with
-the address it serves, so ``runserver 0.0.0.0:8123`` gives links to port 8123.
+``variables`` parameters in its editor, schema/views.py), at ``API_URL``; `manage.py runserver`
+replaces that with the address it serves, so ``runserver 0.0.0.0:8123`` gives links to port
+8123.
 """
 
 import base64
