@@ -106,7 +106,14 @@ class Worker(WorkerProcess):
         processes: int,
         log: Path,
     ) -> None:
-        env = {"REDIS_URL": redis_url, "LOG_LEVEL": "WARNING", **email_env}
+        # dramatiq_worker_timeout as the Dockerfile and `make worker` set it (Dramatiq's 1 s
+        # idle poll would add up to a second to every reminder).
+        env = {
+            "REDIS_URL": redis_url,
+            "LOG_LEVEL": "WARNING",
+            "dramatiq_worker_timeout": "100",
+            **email_env,
+        }
         super().__init__(env=env, log=log, threads=threads, processes=processes)
         self.start(redis_url)
 
@@ -300,9 +307,7 @@ def main() -> None:
         "worker": {
             "processes": args.processes,
             "threads": args.threads,
-            "dramatiq_worker_timeout_ms": int(
-                os.environ.get("dramatiq_worker_timeout", 100)  # noqa: SIM112 - Dramatiq's name
-            ),
+            "dramatiq_worker_timeout_ms": 100,
         },
         "small": args.small,
         "scenarios": results,
