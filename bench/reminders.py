@@ -1,10 +1,15 @@
-"""Reminder delivery on real Redis with one worker process (`manage.py rundramatiq -p 1`).
+"""Reminder delivery on real Redis with worker processes (`manage.py rundramatiq`).
 
-    .venv/bin/python bench/reminders.py [--small] [--threads 8] [--scenarios a b c]
+    .venv/bin/python bench/reminders.py [--small] [--threads 8] [--processes 1]
+        [--transport smtp|postmark|recording] [--latency-ms 20] [--scenarios a b c]
 
 (a) 10,000 reminders due at random moments within one minute; (b) 10,000 due within the same
 second; (c) 100,000 pending reminders due next week beside 1,000 due within the next minute.
-Lateness = the moment the email backend got the message minus remind_at. The reminders are
+Transports: ``smtp``, the test suite's SMTP server (aiosmtpd) on loopback; ``postmark``, Anymail's
+Postmark backend against a Postmark-compatible server on loopback answering after --latency-ms;
+``recording``, an email backend that only writes down the hand-off (no transport at all). Each
+provider runs in a process of its own. Lateness = the moment the provider accepted the email
+(the recording backend: got it) minus remind_at. The reminders are
 written as PENDING rows and queued by one run of the dispatcher, as the periodic job would.
 Prints p50/p95/p99/max lateness, throughput and the worker's peak memory; writes
 bench/results/reminders.json. Needs PostgreSQL (DATABASE_URL, default
@@ -16,6 +21,7 @@ import argparse
 import json
 import os
 import random
+import subprocess
 import sys
 import tempfile
 import time
@@ -26,7 +32,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import RESULTS, analyze, reset_database, setup_django, write_json  # noqa: E402
-from tests.processes import RedisServer, WorkerProcess, wait_until  # noqa: E402
+from tests.processes import (  # noqa: E402
+    SMTP_PORTS,
+    RedisServer,
+    WorkerProcess,
+    free_port,
+    wait_until,
+)
 
 LEAD_SECONDS = 3  # time to queue the wake-ups before the first reminder is due
 
@@ -46,17 +58,63 @@ def worker_peak_rss_mb(master_pid: int) -> float:
     return round(peak / 1024, 1)
 
 
-class Worker(WorkerProcess):
-    """The test suite's worker process, sending through the recording email backend."""
+class Provider:
+    """tests/providers.py in its own process, appending accepted emails to ``record``."""
 
-    def __init__(self, *, redis_url: str, record: Path, threads: int, log: Path) -> None:
+    def __init__(self, *, kind: str, record: Path, latency_ms: float) -> None:
+        self.kind = kind
+        self.port = free_port(SMTP_PORTS)
+        self.process = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "tests.providers", kind, "--port", str(self.port)),
+                *("--record", str(record), "--latency-ms", str(latency_ms)),
+            ],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.process.stdout.readline().strip() == "ready"
+
+    def worker_env(self) -> dict[str, str]:
+        if self.kind == "smtp":
+            return {
+                "EMAIL_PROVIDER": "smtp",
+                "EMAIL_HOST": "127.0.0.1",
+                "EMAIL_PORT": str(self.port),
+            }
+        return {
+            "EMAIL_PROVIDER": "postmark",
+            "ANYMAIL_POSTMARK_SERVER_TOKEN": "test-server-token",
+            "ANYMAIL_POSTMARK_API_URL": f"http://127.0.0.1:{self.port}/",
+            "ANYMAIL_WEBHOOK_SECRET": "bench:bench",
+        }
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(10)
+
+
+class Worker(WorkerProcess):
+    """The test suite's worker process, sending through the chosen transport."""
+
+    def __init__(
+        self,
+        *,
+        redis_url: str,
+        email_env: dict[str, str],
+        threads: int,
+        processes: int,
+        log: Path,
+    ) -> None:
+        # dramatiq_worker_timeout as the Dockerfile and `make worker` set it (Dramatiq's 1 s
+        # idle poll would add up to a second to every reminder).
         env = {
             "REDIS_URL": redis_url,
-            "EMAIL_BACKEND": "bench.recording_email.EmailBackend",
-            "BENCH_RECORD_FILE": str(record),
             "LOG_LEVEL": "WARNING",
+            "dramatiq_worker_timeout": "100",
+            **email_env,
         }
-        super().__init__(env=env, log=log, threads=threads)
+        super().__init__(env=env, log=log, threads=threads, processes=processes)
         self.start(redis_url)
 
     def peak_rss_mb(self) -> float:
@@ -104,7 +162,13 @@ def seed(*, offsets: list[float], far: int) -> list[datetime]:
 
 
 def run_scenario(
-    name: str, *, offsets: list[float], far: int, redis_server, threads: int, workdir: Path
+    name: str,
+    *,
+    offsets: list[float],
+    far: int,
+    redis_server,
+    args: argparse.Namespace,
+    workdir: Path,
 ) -> dict:
     from django.db import connection
 
@@ -116,8 +180,21 @@ def run_scenario(
     redis_server.restart_empty()
     record = workdir / f"{name}.records"
     record.unlink(missing_ok=True)
+    provider = None
+    if args.transport == "recording":
+        email_env = {
+            "EMAIL_BACKEND": "bench.recording_email.EmailBackend",
+            "BENCH_RECORD_FILE": str(record),
+        }
+    else:
+        provider = Provider(kind=args.transport, record=record, latency_ms=args.latency_ms)
+        email_env = provider.worker_env()
     worker = Worker(
-        redis_url=redis_server.url, record=record, threads=threads, log=workdir / "worker.log"
+        redis_url=redis_server.url,
+        email_env=email_env,
+        threads=args.threads,
+        processes=args.processes,
+        log=workdir / "worker.log",
     )
     try:
         near = seed(offsets=offsets, far=far)
@@ -133,11 +210,15 @@ def run_scenario(
         peak_mb = worker.peak_rss_mb()
     finally:
         worker.stop()
+        if provider is not None:
+            provider.stop()
     remind_at = dict(Reminder.objects.filter(state="SENT").values_list("pk", "remind_at"))
     handed = {}
+    connections = set()
     for line in record.read_text().splitlines():
-        pk, at = line.split()
+        pk, at, *connection = line.split()
         handed.setdefault(int(pk), []).append(float(at))
+        connections.update(connection)
     lateness = sorted(handed[pk][0] - remind_at[pk].timestamp() for pk in remind_at if pk in handed)
     first_due = min(near).timestamp()
     last_hand_off = max(at for ats in handed.values() for at in ats)
@@ -157,13 +238,14 @@ def run_scenario(
         },
         "throughput_per_s": round(len(lateness) / max(last_hand_off - first_due, 1e-3), 1),
         "worker_peak_rss_mb": peak_mb,
+        "provider_connections": len(connections),
     }
     print(
         f"({name}) {len(near):>6} due, {far:>6} far: sent {result['sent']}, dupes "
         f"{result['duplicates']}; lateness p50 {result['lateness_ms']['p50']} ms, p95 "
         f"{result['lateness_ms']['p95']} ms, p99 {result['lateness_ms']['p99']} ms, max "
         f"{result['lateness_ms']['max']} ms; {result['throughput_per_s']}/s; worker peak "
-        f"{peak_mb} MB; dispatch {result['dispatch_s']} s",
+        f"{peak_mb} MB; dispatch {result['dispatch_s']} s; {len(connections)} connections",
         flush=True,
     )
     return result
@@ -173,6 +255,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--small", action="store_true", help="a tenth of every count")
     parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--processes", type=int, default=1)
+    parser.add_argument("--transport", choices=["smtp", "postmark", "recording"], default="smtp")
+    parser.add_argument("--latency-ms", type=float, default=20.0)
     parser.add_argument("--scenarios", nargs="*", default=["a", "b", "c"])
     args = parser.parse_args()
     os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/tg_rem_bench")
@@ -210,24 +295,24 @@ def main() -> None:
                     offsets=near,
                     far=far,
                     redis_server=redis_server,
-                    threads=args.threads,
+                    args=args,
                     workdir=workdir,
                 )
     finally:
         redis_server.stop()
     payload = {
         "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
+        "transport": args.transport,
+        "provider_latency_ms": args.latency_ms if args.transport == "postmark" else None,
         "worker": {
-            "processes": 1,
+            "processes": args.processes,
             "threads": args.threads,
-            "dramatiq_worker_timeout_ms": int(
-                os.environ.get("dramatiq_worker_timeout", 100)  # noqa: SIM112 - Dramatiq's name
-            ),
+            "dramatiq_worker_timeout_ms": 100,
         },
         "small": args.small,
         "scenarios": results,
     }
-    name = "reminders_small.json" if args.small else "reminders.json"
+    name = f"reminders_{args.transport}{'_small' if args.small else ''}.json"
     previous = RESULTS / name
     if previous.exists():  # a run of some scenarios keeps the others' figures
         kept = json.loads(previous.read_text()).get("scenarios", {})

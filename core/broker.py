@@ -21,13 +21,16 @@ MIDDLEWARE = [
     # Issue 13: heartbeats for the readiness check; metrics and log context per message.
     "jobs.heartbeat.Heartbeat",
     "jobs.metrics.Observability",
+    # A worker process whose consumer or worker thread died exits (issue 14).
+    "core.worker_watchdog.ThreadWatchdog",
 ]
 
 
 def broker_settings(redis_url: str) -> dict:
     if redis_url:
         return {
-            "BROKER": "dramatiq.brokers.redis.RedisBroker",
+            # Dramatiq's, with its consumer threads surviving a Redis outage (issue 14).
+            "BROKER": "core.redis_broker.RedisBroker",
             "OPTIONS": {"url": redis_url},
             "MIDDLEWARE": MIDDLEWARE,
         }

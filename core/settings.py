@@ -183,7 +183,7 @@ elif EMAIL_PROVIDER == "smtp":
     EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", "")
     EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", False)
     EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", False)
-    EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", 30)
+    EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", 10)
 elif EMAIL_PROVIDER == "test":
     EMAIL_BACKEND = "anymail.backends.test.EmailBackend"
 else:
@@ -191,8 +191,14 @@ else:
 # Any other backend by dotted path (benchmarks use a recording one); overrides EMAIL_PROVIDER.
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", EMAIL_BACKEND)
 ANYMAIL = env.prefixed("ANYMAIL_")  # ANYMAIL_WEBHOOK_SECRET -> ANYMAIL["WEBHOOK_SECRET"]
+# A send's time bound, below the stale-claim threshold (see REMINDER_CLAIM_HOLD_SECONDS).
+ANYMAIL["REQUESTS_TIMEOUT"] = float(ANYMAIL.get("REQUESTS_TIMEOUT", 10))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", "Taskgraph <reminders@taskgraph.localhost>")
-FRONTEND_URL = env.str("FRONTEND_URL", "http://127.0.0.1:8000").rstrip("/")
+# Issue 14: the link in reminder emails (jobs/links.py). A template with {id}, the task's
+# global ID, e.g. https://app.example.com/tasks/{id}; unset, GraphiQL on this API at API_URL
+# with the task's query filled in (`runserver` uses the address it serves instead).
+REMINDER_TASK_URL = env.str("REMINDER_TASK_URL", "")
+API_URL = env.str("API_URL", "http://127.0.0.1:8000").rstrip("/")
 # Anymail tracking webhooks (/anymail/<esp>/tracking/) accept anyone without a shared secret.
 ESP_PROVIDERS_WITHOUT_WEBHOOKS = {"console", "smtp", "test"}
 webhook_unprotected = not ANYMAIL.get("WEBHOOK_SECRET")
@@ -206,19 +212,27 @@ if not DEBUG and EMAIL_PROVIDER not in ESP_PROVIDERS_WITHOUT_WEBHOOKS and webhoo
 # the dispatcher (every minute) queues the rest and re-queues lost or stalled ones.
 REMINDER_HORIZON_SECONDS = env.int("REMINDER_HORIZON_SECONDS", 300)
 REMINDER_LOST_AFTER_SECONDS = env.int("REMINDER_LOST_AFTER_SECONDS", 15)
-REMINDER_STALE_SENDING_SECONDS = env.int("REMINDER_STALE_SENDING_SECONDS", 50)
+REMINDER_STALE_SENDING_SECONDS = env.int("REMINDER_STALE_SENDING_SECONDS", 30)
 REMINDER_MAX_ATTEMPTS = env.int("REMINDER_MAX_ATTEMPTS", 5)
 REMINDER_RETRY_BACKOFF_MS = env.int("REMINDER_RETRY_BACKOFF_MS", 30_000)
 REMINDER_BATCH_SIZE = env.int("REMINDER_BATCH_SIZE", 200)
 # A batch gives back what it has not sent after this long, so that a claim never lives longer
-# than this plus one send (bounded by EMAIL_TIMEOUT / Anymail's REQUESTS_TIMEOUT, 30 s):
-# keep REMINDER_STALE_SENDING_SECONDS above that sum.
+# than this plus one send (bounded by EMAIL_TIMEOUT / Anymail's REQUESTS_TIMEOUT, 10 s):
+# keep REMINDER_STALE_SENDING_SECONDS (30) above that sum.
 REMINDER_CLAIM_HOLD_SECONDS = env.int("REMINDER_CLAIM_HOLD_SECONDS", 10)
 # Without REDIS_URL, `runserver` runs the worker and the dispatcher in its own process;
 # REMINDERS_EMBEDDED=0 turns that off. (Worker processes poll Redis every
 # `dramatiq_worker_timeout` ms, Dramatiq's own variable, read from their environment: the
 # Dockerfile and `make worker` set 100, as Dramatiq's 1 s default makes reminders up to 1 s late.)
 REMINDERS_EMBEDDED = env.bool("REMINDERS_EMBEDDED", True)
+
+# Issue 14: reminders through real transports. Emails one batch keeps in flight on its HTTP
+# session (Anymail API providers); an SMTP batch sends on one connection, one at a time.
+REMINDER_HTTP_CONCURRENCY = env.int("REMINDER_HTTP_CONCURRENCY", 16)
+# Each worker process sweeps the database this often, sending what is still unsent this long
+# after it was due (its wake-up was lost with the broker) and recovering dead workers' claims.
+REMINDER_SWEEP_SECONDS = env.float("REMINDER_SWEEP_SECONDS", 5.0)
+REMINDER_SWEEP_GRACE_SECONDS = env.float("REMINDER_SWEEP_GRACE_SECONDS", 2.0)
 
 # GraphQL
 # Shortcuts through library internals (schema/fastpath.py); they switch themselves off, with

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.conf import settings
 
 
 class JobsConfig(AppConfig):
@@ -19,3 +20,10 @@ class JobsConfig(AppConfig):
         set_waker(wake_at)
         set_webhook_waker(wake_deliveries)
         tracking.connect(on_tracking, dispatch_uid="jobs.reminder_tracking")
+        if settings.REDIS_URL:
+            # Worker processes on Redis sweep the database for what the broker lost.
+            import dramatiq
+
+            from jobs.sweeper import ReminderSweeper
+
+            dramatiq.get_broker().add_middleware(ReminderSweeper())

@@ -1,21 +1,25 @@
 """The reminder email: plain text and HTML, times in the owner's time zone; and the notice to
 the owner of a webhook endpoint that was disabled."""
 
-import base64
+from email.utils import parseaddr
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, send_mail
 from django.template.loader import render_to_string
 
-from tasks.models import Reminder, Task
+from jobs.links import task_url
+from tasks.models import Reminder
 from webhooks.models import WebhookEndpoint
 
 
-def task_url(task: Task) -> str:
-    # The task's Relay global ID, the one the API's task(id:) query and mutations take.
-    global_id = base64.b64encode(f"Task:{task.pk}".encode()).decode()
-    return f"{settings.FRONTEND_URL}/tasks/{global_id}"
+def message_id(reminder: Reminder) -> str:
+    """The same for every attempt at one reminder's moment, so that a copy sent twice (a
+    worker killed between the provider's acceptance and the SENT mark) carries the Message-ID
+    of the first, which mail clients and archives use to drop duplicates. A reminder re-armed
+    for a new moment gets a new one: it is a new email."""
+    domain = parseaddr(settings.DEFAULT_FROM_EMAIL)[1].rpartition("@")[2] or "taskgraph.localhost"
+    return f"<reminder.{reminder.pk}.{int(reminder.remind_at.timestamp())}@{domain}>"
 
 
 def _local(moment, zone: ZoneInfo) -> str:
@@ -42,7 +46,7 @@ def reminder_email(reminder: Reminder, connection=None) -> EmailMultiAlternative
         body=render_to_string("jobs/reminder_email.txt", context),
         to=[owner.email],
         connection=connection,
-        headers={"X-Taskgraph-Reminder": str(reminder.pk)},
+        headers={"X-Taskgraph-Reminder": str(reminder.pk), "Message-ID": message_id(reminder)},
     )
     message.attach_alternative(render_to_string("jobs/reminder_email.html", context), "text/html")
     return message

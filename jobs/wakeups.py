@@ -9,6 +9,7 @@ a completion or a deletion claims nothing.
 ``tasks.reminders.wakeups.set_waker``, and the domain calls it after its transactions commit.
 """
 
+import logging
 import math
 import time
 from collections.abc import Iterable
@@ -16,15 +17,34 @@ from datetime import datetime
 
 from jobs.actors import deliver_due_reminders
 
+logger = logging.getLogger(__name__)
+
 # Moments are rounded up to this grain so that reminders due close together share a message.
 SLOT_MS = 50
 
 
 def wake_at(moments: Iterable[datetime]) -> int:
-    """Send one wake-up for each distinct slot among these moments; returns how many."""
+    """Send one wake-up for each distinct slot among these moments; returns how many were sent.
+
+    Runs after a commit: the rows are the truth and a failed send must not turn a committed
+    write into an error. A broker error is logged and the rest skipped (the broker is down);
+    the dispatcher wakes those reminders once they are overdue (REMINDER_LOST_AFTER_SECONDS).
+    """
     now_ms = int(time.time() * 1000)
-    slots = {math.ceil(moment.timestamp() * 1000 / SLOT_MS) * SLOT_MS for moment in moments}
-    for slot in sorted(slots):
+    slots = sorted({math.ceil(m.timestamp() * 1000 / SLOT_MS) * SLOT_MS for m in moments})
+    for sent, slot in enumerate(slots):
         delay = slot - now_ms
-        deliver_due_reminders.send_with_options(args=(slot,), delay=delay if delay > 0 else None)
+        try:
+            deliver_due_reminders.send_with_options(
+                args=(slot,), delay=delay if delay > 0 else None
+            )
+        except Exception as exc:
+            logger.warning(
+                "Could not send %d reminder wake-up(s) to the broker (%s: %s); the dispatcher "
+                "will wake them.",
+                len(slots) - sent,
+                type(exc).__name__,
+                exc,
+            )
+            return sent
     return len(slots)

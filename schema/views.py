@@ -128,7 +128,9 @@ class GraphQLView(StrawberryGraphQLView):
     def render_graphql_ide(self, request: HttpRequest) -> HttpResponse:
         """GraphiQL from the project's own static files (schema/static/graphiql/).
 
-        The page sets the CSRF cookie, which its fetcher reads before every request.
+        The page sets the CSRF cookie, which its fetcher reads before every request. A link may
+        fill the editor in: ``?q=<operation>&variables=<JSON>`` (reminder emails link to their
+        task this way, jobs/links.py); ``query`` itself would run the operation instead.
         """
         get_token(request)
         nonce = secrets.token_urlsafe(18)
@@ -137,6 +139,8 @@ class GraphQLView(StrawberryGraphQLView):
             "csrfCookieName": settings.CSRF_COOKIE_NAME,
             "defaultTabs": GRAPHIQL_TABS,
             "styleNonce": nonce,
+            "query": request.GET.get("q"),
+            "variables": request.GET.get("variables"),
         }
         response = render(request, "graphiql/index.html", {"config": config})
         response["Content-Security-Policy"] = GRAPHIQL_CSP.format(nonce=nonce)

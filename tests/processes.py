@@ -4,6 +4,7 @@ loopback (aiosmtpd, in a thread), and Dramatiq worker processes. Ports come from
 import asyncio
 import email
 import os
+import random
 import shutil
 import signal
 import socket
@@ -11,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import Message
 from pathlib import Path
@@ -24,7 +26,9 @@ SMTP_PORTS = range(18340, 18380)
 
 
 def free_port(ports: range) -> int:
-    for port in ports:
+    """A port of the range that nothing listens on, tried in random order: parallel test runs
+    (and a Redis a chaos test stops for a while) rarely reach for the same one."""
+    for port in random.sample(ports, len(ports)):
         with socket.socket() as sock:
             try:
                 sock.bind(("127.0.0.1", port))
@@ -97,13 +101,15 @@ class RedisServer:
             stderr=subprocess.DEVNULL,
         )
         client = redis.Redis(port=self.port)
-        if not wait_until(lambda: self._pings(client), 5):
-            raise RuntimeError("redis-server did not start")
+        if not wait_until(lambda: self._answers(client), 5):
+            raise RuntimeError(f"redis-server did not start on port {self.port}")
 
-    @staticmethod
-    def _pings(client) -> bool:
+    def _answers(self, client) -> bool:
+        """Ours answers: not another run's server that took the port meanwhile."""
+        if self.process.poll() is not None:
+            raise RuntimeError(f"redis-server exited: port {self.port} is taken")
         try:
-            return client.ping()
+            return client.info("server")["process_id"] == self.process.pid
         except redis.ConnectionError:
             return False
 
@@ -124,6 +130,7 @@ class Received:
     to: list[str]
     at: float
     message: Message
+    peer: int = 0  # the client's port: one per SMTP connection
 
 
 @dataclass
@@ -137,6 +144,7 @@ class Inbox:
     received: list[Received] = field(default_factory=list)
     transient: dict[str, int] = field(default_factory=dict)
     rcpt_delay: float = 0.0
+    on_accept: Callable[[Received], None] | None = None
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if self.rcpt_delay:
@@ -151,15 +159,24 @@ class Inbox:
 
     async def handle_DATA(self, server, session, envelope):
         message = email.message_from_bytes(envelope.content)
-        self.received.append(
-            Received(
-                int(message["X-Taskgraph-Reminder"]), list(envelope.rcpt_tos), time.time(), message
-            )
+        received = Received(
+            int(message["X-Taskgraph-Reminder"]),
+            list(envelope.rcpt_tos),
+            time.time(),
+            message,
+            session.peer[1],
         )
+        self.received.append(received)
+        if self.on_accept is not None:
+            self.on_accept(received)
         return "250 Message accepted for delivery"
 
     def reminder_ids(self) -> list[int]:
         return sorted(item.reminder_id for item in self.received)
+
+    def connections(self) -> int:
+        """How many SMTP connections delivered the received emails."""
+        return len({item.peer for item in self.received})
 
     def reset(self) -> None:
         self.received.clear()
@@ -168,9 +185,9 @@ class Inbox:
 
 
 class SMTPServer:
-    def __init__(self) -> None:
+    def __init__(self, *, port: int | None = None) -> None:
         self.inbox = Inbox()
-        self.port = free_port(SMTP_PORTS)
+        self.port = port or free_port(SMTP_PORTS)
         self.controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port)
 
     def start(self) -> None:
@@ -178,15 +195,20 @@ class SMTPServer:
 
     def stop(self) -> None:
         self.controller.stop()
+        # A stopped controller's loop is closed: the next start needs a new one.
+        self.controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port)
 
 
 class WorkerProcess:
     """`manage.py rundramatiq` (one worker process) against the given Redis and database."""
 
-    def __init__(self, *, env: dict[str, str], log: Path, threads: int = 4) -> None:
+    def __init__(
+        self, *, env: dict[str, str], log: Path, threads: int = 4, processes: int = 1
+    ) -> None:
         self.env = env
         self.log = log
         self.threads = threads
+        self.processes = processes
         self.process: subprocess.Popen | None = None
 
     def start(self, redis_url: str) -> None:
@@ -199,7 +221,7 @@ class WorkerProcess:
                     "manage.py",
                     "rundramatiq",
                     "--processes",
-                    "1",
+                    str(self.processes),
                     "--threads",
                     str(self.threads),
                 ],
@@ -210,7 +232,8 @@ class WorkerProcess:
                 start_new_session=True,
             )
         # The worker registers its heartbeat once its consumers run.
-        if not wait_until(lambda: client.zcard("dramatiq:__heartbeats__") > 0, 30, 0.05):
+        started = lambda: client.zcard("dramatiq:__heartbeats__") >= self.processes  # noqa: E731
+        if not wait_until(started, 30, 0.05):
             raise RuntimeError(f"worker did not start; see {self.log}:\n{self.log.read_text()}")
 
     def kill(self) -> None:
@@ -228,3 +251,78 @@ class WorkerProcess:
             except subprocess.TimeoutExpired:
                 self.kill()
             self.process = None
+
+
+class ManagedProcess:
+    """A `manage.py` command in a process group of its own, its output appended to ``log``."""
+
+    def __init__(self, *, name: str, args: list[str], env: dict[str, str], log: Path) -> None:
+        self.name = name
+        self.args = args
+        self.env = env
+        self.log = log
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        with open(self.log, "ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "manage.py", *self.args],
+                cwd=ROOT,
+                env={**os.environ, **self.env},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def signal(self, signum: int) -> None:
+        if self.running():
+            os.killpg(self.process.pid, signum)
+
+    def kill(self) -> None:
+        self.signal(signal.SIGKILL)
+        if self.process is not None:
+            self.process.wait()
+
+    def stop(self) -> None:
+        if self.running():
+            self.signal(signal.SIGTERM)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+class Supervisor:
+    """Restarts a process that exited, as compose's ``restart: unless-stopped`` or systemd's
+    ``Restart=always`` would, and keeps the exit codes it saw."""
+
+    def __init__(self, processes: list[ManagedProcess], interval: float = 0.2) -> None:
+        self.processes = processes
+        self.interval = interval
+        self.exits: list[tuple[str, int]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def start(self) -> None:
+        for process in self.processes:
+            process.start()
+        self._thread.start()
+
+    def _watch(self) -> None:
+        while not self._stop.wait(self.interval):
+            for process in self.processes:
+                if process.process is not None and process.process.poll() is not None:
+                    self.exits.append((process.name, process.process.returncode))
+                    process.start()
+
+    def all_running(self) -> bool:
+        return all(process.running() for process in self.processes)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        for process in self.processes:
+            process.stop()

@@ -48,15 +48,18 @@ def reminder_worker_session() -> None:
             cursor.execute("SET synchronous_commit TO OFF")
 
 
-def reminder_claim_due(*, limit: int, now: datetime | None = None) -> list[Claim]:
+def reminder_claim_due(
+    *, limit: int, now: datetime | None = None, due_before: datetime | None = None
+) -> list[Claim]:
     """Claim up to ``limit`` due reminders for sending, with one conditional UPDATE.
 
-    A reminder is claimable while PENDING or QUEUED with ``due_at`` reached: one that was
-    rescheduled, cancelled, deleted or already claimed does not match, so a stale wake-up
-    claims nothing. Concurrent claimers get disjoint rows (SKIP LOCKED on PostgreSQL; SQLite
-    serializes writers).
+    A reminder is claimable while PENDING or QUEUED with ``due_at`` reached (or before
+    ``due_before``: the sweeper takes only overdue ones): one that was rescheduled, cancelled,
+    deleted or already claimed does not match, so a stale wake-up claims nothing. Concurrent
+    claimers get disjoint rows (SKIP LOCKED on PostgreSQL; SQLite serializes writers).
     """
     now = now or timezone.now()
+    due_before = due_before or now
     lock = " FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
     reminders = table()
     rows = update_returning(
@@ -66,7 +69,7 @@ def reminder_claim_due(*, limit: int, now: datetime | None = None) -> list[Claim
         f" AND due_at <= %s ORDER BY due_at LIMIT %s{lock})"
         f" AND state IN ({states(CLAIMABLE)})"
         f" RETURNING id, version, attempts",
-        [now, now, now, limit],
+        [now, now, due_before, limit],
     )
     return [Claim(*row) for row in rows]
 

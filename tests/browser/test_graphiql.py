@@ -196,3 +196,23 @@ def test_static_files_are_served_with_long_cache_headers_for_hashed_names(server
 
     assert cache == "max-age=315360000, public, immutable"
     assert admin_status == 200
+
+
+def test_a_reminder_emails_link_opens_the_editor_with_the_tasks_query(server, page):
+    """The link a reminder email carries without REMINDER_TASK_URL (jobs/links.py)."""
+    from urllib.parse import quote
+
+    from jobs.links import TASK_QUERY
+
+    tab = page.page
+    variables = json.dumps({"id": "VGFzazox"})
+    tab.goto(
+        f"{server.url}/graphql/?q={quote(TASK_QUERY, safe='')}&variables={quote(variables, safe='')}"
+    )
+    tab.wait_for_selector(EDITOR)
+
+    query = tab.evaluate(f"document.querySelector('{EDITOR}').CodeMirror.getValue()")
+    shown = tab.evaluate(
+        "document.querySelector('.graphiql-editor-tool .CodeMirror').CodeMirror.getValue()"
+    )
+    assert (query, shown) == (TASK_QUERY, variables)

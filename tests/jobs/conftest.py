@@ -95,6 +95,8 @@ def worker(postgres, redis_server, smtp_server, tmp_path_factory):
             "EMAIL_HOST": "127.0.0.1",
             "EMAIL_PORT": str(smtp_server.port),
             "EMAIL_TIMEOUT": "5",
+            # These tests run the dispatcher themselves, at chosen moments: no sweeper between.
+            "REMINDER_SWEEP_SECONDS": "3600",
             "REMINDER_RETRY_BACKOFF_MS": "300",
             "dramatiq_worker_timeout": "100",
             "DRAMATIQ_NTHREADS": "4",

@@ -4,6 +4,7 @@ Anymail's test backend, or Django's SMTP backend talking to a real SMTP server o
 import smtplib
 import time
 from datetime import UTC, datetime
+from urllib.parse import quote
 
 import pytest
 from anymail.exceptions import AnymailAPIError, AnymailInvalidAddress, AnymailRecipientsRefused
@@ -29,7 +30,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def anymail_test(settings):
     settings.EMAIL_BACKEND = "anymail.backends.test.EmailBackend"
-    settings.FRONTEND_URL = "https://app.example.com"
+    settings.REMINDER_TASK_URL = "https://app.example.com/tasks/{id}"
     mail.outbox = []
 
 
@@ -56,7 +57,7 @@ def test_a_due_reminder_is_sent_in_the_owners_time_zone_with_its_open_pre_tasks(
 
     [message] = mail.outbox
     when = "Wednesday 1 May 2030, 09:30 (Europe/Paris)"
-    link = f"https://app.example.com/tasks/{global_id('Task', task.pk)}"
+    link = f"https://app.example.com/tasks/{quote(global_id('Task', task.pk), safe='')}"
     assert message.to == ["alice@example.com"]
     assert message.subject == f"Reminder: Paint the fence ({when})"
     assert message.body == (
@@ -247,3 +248,24 @@ def test_a_batch_that_runs_long_gives_the_rest_back_uncounted(settings, user, an
 )
 def test_provider_errors_are_permanent_or_transient(error, permanent):
     assert is_permanent(error) is permanent
+
+
+def test_a_batch_goes_out_on_one_smtp_connection(smtp_email, inbox):
+    owner = UserFactory()
+    due = [DueReminderFactory(task=TaskFactory(owner=owner), due_in=-n) for n in range(1, 6)]
+
+    assert deliver_batch(limit=10, compose=reminder_email)["sent"] == 5
+
+    assert inbox.reminder_ids() == sorted(r.pk for r in due)
+    assert inbox.connections() == 1
+
+
+def test_an_email_carries_a_message_id_naming_its_reminder_and_moment(smtp_email, inbox):
+    """Stable across attempts: a copy sent twice after a crash has the first one's id."""
+    reminder = DueReminderFactory(task=TaskFactory(owner=UserFactory()))
+    at = int(reminder.remind_at.timestamp())
+
+    deliver_batch(limit=10, compose=reminder_email)
+
+    [received] = inbox.received
+    assert received.message["Message-ID"] == f"<reminder.{reminder.pk}.{at}@taskgraph.localhost>"

@@ -43,15 +43,10 @@ def test_runserver_prints_a_reminder_at_its_time_even_after_a_restart(tmp_path):
     assert setup.returncode == 0, setup.stderr
     due = float(setup.stdout.strip().splitlines()[-1])
     log = tmp_path / "server.log"
+    port = free_port(range(18380, 18400))
     with open(log, "wb") as out:
         server = subprocess.Popen(
-            [
-                sys.executable,
-                "manage.py",
-                "runserver",
-                "--noreload",
-                f"127.0.0.1:{free_port(range(18380, 18400))}",
-            ],
+            [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"],
             cwd=ROOT,
             env=env,
             stdout=out,
@@ -68,6 +63,8 @@ def test_runserver_prints_a_reminder_at_its_time_even_after_a_restart(tmp_path):
     assert "Embedded reminder worker and dispatcher started." in output
     assert output.count("Subject: Reminder: Water the plants") == 1
     assert printed - due < 1.0
+    # The link opens GraphiQL on the port this server runs on (jobs/links.py).
+    assert f"Open the task: http://127.0.0.1:{port}/graphql/?q=query%20Task" in output
 
 
 def serve(tmp_path, *args: str, **env: str) -> str:

@@ -1,4 +1,7 @@
-"""`manage.py runscheduler`: periodiq, enqueuing the periodic actors (the reminder dispatcher)."""
+"""`manage.py runscheduler`: periodiq's clock, enqueuing the periodic actors (the reminder
+dispatcher) every minute, retrying its sends through a broker outage (jobs/scheduler.py)."""
+
+import logging
 
 import periodiq
 from django.conf import settings
@@ -7,8 +10,9 @@ from django.core.management.base import BaseCommand, CommandError
 
 class Command(BaseCommand):
     help = (
-        "Run the periodiq scheduler: sends the reminder dispatcher's message every minute. "
-        "Run one instance (a second one only doubles the idempotent dispatcher runs)."
+        "Run the periodic scheduler: sends the reminder dispatcher's message every minute, "
+        "retrying while the broker is unreachable. Run one instance (a second one only "
+        "doubles the idempotent dispatcher runs)."
     )
 
     def handle(self, *args, verbosity: int = 1, **options) -> None:
@@ -18,6 +22,9 @@ class Command(BaseCommand):
                 "worker reads. Set REDIS_URL, or use `make run`, which runs the dispatcher "
                 "inside the web process."
             )
-        argv = ["django_dramatiq.setup", "jobs.actors", *["-v"] * verbosity]
-        periodiq.logging.basicConfig(level=periodiq.logging.INFO, format=periodiq.LOGFORMAT)
-        raise SystemExit(periodiq.main(periodiq.make_argument_parser().parse_args(argv)))
+        import jobs.actors  # noqa: F401 - declares the periodic actors on the broker
+        from jobs.scheduler import run_scheduler
+
+        level = logging.DEBUG if verbosity > 1 else logging.INFO
+        logging.basicConfig(level=level, format=periodiq.LOGFORMAT)
+        run_scheduler()

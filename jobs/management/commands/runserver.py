@@ -11,7 +11,7 @@ from django.contrib.staticfiles.management.commands.runserver import (
 )
 from django.utils import autoreload
 
-from jobs import embedded
+from jobs import embedded, links
 
 
 class Command(StaticfilesRunserverCommand):
@@ -25,6 +25,7 @@ class Command(StaticfilesRunserverCommand):
         # An error while loading the apps is re-raised here in the child process, as Django
         # does first thing in its own inner_run: do not start the worker on a broken project.
         autoreload.raise_last_exception()
+        links.serving_at(addr=self.addr, port=self.port, ipv6=self.use_ipv6, protocol=self.protocol)
         if embedded.enabled():
             embedded.start()
         super().inner_run(*args, **options)

@@ -74,6 +74,9 @@
       isHeadersEditorEnabled: true,
       shouldPersistHeaders: false,
       inputValueDeprecation: true,
+      // A link's operation (?q=...&variables=..., e.g. a reminder email's) replaces the
+      // editor's contents once; without one the editor keeps what the user had.
+      ...(config.query ? { query: config.query, variables: config.variables || undefined } : {}),
     });
   }
 

@@ -1,0 +1,185 @@
+"""Email providers on loopback, for the chaos tests and the benchmarks.
+
+- ``PostmarkServer``: an HTTP server that answers Postmark's ``POST /email`` the way Postmark
+  does, after a fixed latency (20 ms models a provider across a network). Anymail's Postmark
+  backend talks to it through ``ANYMAIL_POSTMARK_API_URL``.
+- ``python -m tests.providers smtp|postmark --port N --record FILE [--latency-ms 20]`` runs the
+  test suite's SMTP server or the Postmark server in a process of its own (so that a benchmark's
+  own work does not slow the provider down), appending one line per accepted email to FILE:
+  ``<reminder id> <epoch seconds> <connection>``, where the connection is the client's port
+  (SMTP) or the server thread serving that keep-alive connection (HTTP).
+"""
+
+import argparse
+import json
+import os
+import signal
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+@dataclass
+class Accepted:
+    reminder_id: int
+    at: float
+    connection: str
+    message_id: str
+    to: str
+
+
+@dataclass
+class Record:
+    """Accepted emails, in memory and optionally appended to a file (one write per line)."""
+
+    path: str | None = None
+    accepted: list[Accepted] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, item: Accepted) -> None:
+        with self.lock:
+            self.accepted.append(item)
+        if self.path:
+            line = f"{item.reminder_id} {item.at:.6f} {item.connection}\n".encode()
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+            try:
+                os.write(fd, line)
+            finally:
+                os.close(fd)
+
+    def reminder_ids(self) -> list[int]:
+        with self.lock:
+            return sorted(item.reminder_id for item in self.accepted)
+
+    def connections(self) -> int:
+        with self.lock:
+            return len({item.connection for item in self.accepted})
+
+    def reset(self) -> None:
+        with self.lock:
+            self.accepted.clear()
+
+
+class _PostmarkHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive: a client's session reuses its connections
+    disable_nagle_algorithm = True  # headers and body are two writes: no 40 ms delayed ACK
+
+    def log_message(self, format, *args) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        server: PostmarkServer = self.server.owner
+        if self.path != "/email":
+            return self._answer(404, {"ErrorCode": 404, "Message": "Not found"})
+        if self.headers.get("X-Postmark-Server-Token") != server.token:
+            return self._answer(401, {"ErrorCode": 10, "Message": "Bad or missing API token"})
+        payload = json.loads(body)
+        time.sleep(server.latency_s)
+        to = payload["To"]
+        if to.startswith("refused"):
+            return self._answer(
+                422, {"ErrorCode": 300, "Message": f"Invalid 'To' address: '{to}'."}
+            )
+        headers = {item["Name"].lower(): item["Value"] for item in payload.get("Headers", [])}
+        message_id = str(uuid.uuid4())
+        server.record.add(
+            Accepted(
+                reminder_id=int(headers.get("x-taskgraph-reminder", 0)),
+                at=time.time(),
+                connection=str(threading.get_ident()),
+                message_id=headers.get("message-id", ""),
+                to=to,
+            )
+        )
+        self._answer(
+            200,
+            {
+                "To": to,
+                "SubmittedAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "MessageID": message_id,
+                "ErrorCode": 0,
+                "Message": "OK",
+            },
+        )
+
+    def _answer(self, status: int, payload: dict) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+class PostmarkServer:
+    """Postmark's email API on 127.0.0.1, answering every request after ``latency_s``."""
+
+    token = "test-server-token"
+
+    def __init__(self, *, port: int, latency_s: float = 0.02, record: Record | None = None):
+        self.port = port
+        self.latency_s = latency_s
+        self.record = record or Record()
+        self.httpd: ThreadingHTTPServer | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/"
+
+    def start(self) -> None:
+        ThreadingHTTPServer.request_queue_size = 256  # a burst opens many connections at once
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", self.port), _PostmarkHandler)
+        self.httpd.daemon_threads = True
+        self.httpd.owner = self
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        if self.httpd is not None:
+            self.httpd.shutdown()
+            self.httpd.server_close()
+            self.httpd = None
+
+
+def _serve_smtp(port: int, record: Record) -> None:
+    from tests.processes import SMTPServer
+
+    server = SMTPServer(port=port)
+
+    def accepted(received) -> None:
+        server.inbox.received.clear()  # the record keeps what a benchmark needs
+        record.add(
+            Accepted(
+                received.reminder_id,
+                received.at,
+                str(received.peer),
+                received.message["Message-ID"] or "",
+                ",".join(received.to),
+            )
+        )
+
+    server.inbox.on_accept = accepted
+    server.start()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="An email provider on loopback.")
+    parser.add_argument("kind", choices=["smtp", "postmark"])
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--record", required=True)
+    parser.add_argument("--latency-ms", type=float, default=20.0)
+    args = parser.parse_args()
+    record = Record(path=args.record)
+    if args.kind == "postmark":
+        PostmarkServer(port=args.port, latency_s=args.latency_ms / 1000, record=record).start()
+    else:
+        _serve_smtp(args.port, record)
+    print("ready", flush=True)
+    signal.sigwait({signal.SIGTERM, signal.SIGINT})
+
+
+if __name__ == "__main__":
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
+    main()
