@@ -12,6 +12,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from tasks.models import Reminder, ReminderState
+from tasks.reminders import gate
 from tasks.reminders.sql import states, table, update_returning
 from tasks.reminders.wakeups import wake_after_commit
 
@@ -52,21 +53,23 @@ def reminder_claim_due(*, limit: int, now: datetime | None = None) -> list[Claim
     A reminder is claimable while PENDING or QUEUED with ``due_at`` reached: one that was
     rescheduled, cancelled, deleted or already claimed does not match, so a stale wake-up
     claims nothing. Concurrent claimers get disjoint rows (SKIP LOCKED on PostgreSQL; SQLite
-    serializes writers).
+    serializes writers). Only owners with a verified address, and within their email caps
+    (tasks.reminders.gate): the send loop never sees the others.
     """
     now = now or timezone.now()
-    lock = " FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
+    lock = " FOR UPDATE OF r SKIP LOCKED" if connection.vendor == "postgresql" else ""
     reminders = table()
     rows = update_returning(
         f"UPDATE {reminders} SET state = 'SENDING', attempts = attempts + 1,"
-        f" version = version + 1, claimed_at = %s, updated_at = %s"
-        f" WHERE id IN (SELECT id FROM {reminders} WHERE state IN ({states(CLAIMABLE)})"
-        f" AND due_at <= %s ORDER BY due_at LIMIT %s{lock})"
+        f" version = version + 1, claimed_at = %s, updated_at = %s, waiting_reason = ''"
+        f" WHERE id IN (SELECT r.id FROM {reminders} r WHERE r.state IN ({states(CLAIMABLE)})"
+        f" AND r.due_at <= %s AND {gate.owner_verified_sql('r')}"
+        f" ORDER BY r.due_at LIMIT %s{lock})"
         f" AND state IN ({states(CLAIMABLE)})"
         f" RETURNING id, version, attempts",
         [now, now, now, limit],
     )
-    return [Claim(*row) for row in rows]
+    return gate.hold_over_cap([Claim(*row) for row in rows], now=now)
 
 
 def reminder_mark_sent(*, sent: Sequence[Sent]) -> int:
