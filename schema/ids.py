@@ -1,16 +1,35 @@
 """Global IDs in arguments: plain `ID` strings, decoded here.
 
-Only the canonical spelling of an ID (schema.scalars.split_global_id) names an object; any other
+Only the canonical spelling of an ID (`split_global_id`) names an object; any other
 string, and an ID of another type, names nothing the caller can reach, so callers treat None
 exactly like a missing row. Relay's own GlobalID argument type would accept `Task:016`,
 `Task: 16 ` or `Task:١٦` for task 16, and base64 with stray characters in it.
 """
 
+import base64
+import binascii
+import re
 from typing import ClassVar
 
 from strawberry import ID, relay
 
-from schema.scalars import split_global_id
+_CANONICAL_KEY = re.compile(r"[1-9][0-9]*\Z", re.ASCII)
+_TYPE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z", re.ASCII)
+MAX_PK = 2**63 - 1  # the largest key a database column here can hold
+
+
+def split_global_id(value: str) -> tuple[str, int] | None:
+    """(type name, primary key) of a canonical global ID, else None."""
+    try:
+        decoded = base64.b64decode(value, validate=True).decode("ascii")
+    except (binascii.Error, UnicodeDecodeError, ValueError, TypeError):
+        return None
+    type_name, colon, key = decoded.partition(":")
+    if not colon or not _TYPE_NAME.match(type_name) or not _CANONICAL_KEY.match(key):
+        return None
+    if base64.b64encode(decoded.encode()).decode() != value or int(key) > MAX_PK:
+        return None
+    return type_name, int(key)
 
 
 def decode_pk(global_id: ID | str, type_name: str) -> int | None:

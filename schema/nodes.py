@@ -11,8 +11,8 @@ from strawberry import Info, relay
 from strawberry_django.optimizer import optimize
 
 from schema.auth import IsAuthenticated
+from schema.ids import split_global_id
 from schema.reminders import ReminderType
-from schema.scalars import split_global_id
 from schema.task_types import TaskType
 from schema.tokens import ApiTokenType
 from schema.user_types import UserType
@@ -27,7 +27,7 @@ NODE_TYPES = {
 
 
 def _split(global_id: strawberry.ID) -> tuple[str, int] | tuple[None, None]:
-    # Only the canonical spelling of an ID names an object (schema.scalars).
+    # Only the canonical spelling of an ID names an object (schema.ids).
     return split_global_id(global_id) or (None, None)
 
 

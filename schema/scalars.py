@@ -7,22 +7,15 @@
 - IDs: each object has exactly one spelling of its global ID: standard padded base64 of
   `<Type>:<primary key>`, the key in decimal ASCII digits with no sign, leading zero, space or
   underscore (all of which `int()` accepts). graphql-core forbids redefining the built-in `ID`
-  scalar, so arguments are plain `ID` strings decoded by `split_global_id` (schema.ids).
+  scalar, so arguments are plain `ID` strings decoded by `schema.ids.split_global_id`.
 """
 
-import base64
-import binascii
 import dataclasses
-import re
 from datetime import UTC, datetime
 
 from strawberry.schema.types.base_scalars import DateTimeDefinition
 
 from schema.error_codes import InputRefused
-
-_CANONICAL_KEY = re.compile(r"[1-9][0-9]*\Z", re.ASCII)
-_TYPE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z", re.ASCII)
-MAX_PK = 2**63 - 1  # the largest key a database column here can hold
 
 
 def _parse_datetime(value: object) -> datetime:
@@ -37,20 +30,6 @@ def _parse_datetime(value: object) -> datetime:
                 "out_of_range",
             ) from None
     return moment
-
-
-def split_global_id(value: str) -> tuple[str, int] | None:
-    """(type name, primary key) of a canonical global ID, else None."""
-    try:
-        decoded = base64.b64decode(value, validate=True).decode("ascii")
-    except (binascii.Error, UnicodeDecodeError, ValueError, TypeError):
-        return None
-    type_name, colon, key = decoded.partition(":")
-    if not colon or not _TYPE_NAME.match(type_name) or not _CANONICAL_KEY.match(key):
-        return None
-    if base64.b64encode(decoded.encode()).decode() != value or int(key) > MAX_PK:
-        return None
-    return type_name, int(key)
 
 
 DateTime = dataclasses.replace(

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('tasks', '0004_task_open_index'),
+        ('tasks', '0005_reminder_one_per_moment'),
     ]
 
     operations = [
