@@ -50,34 +50,39 @@ def client_for(user) -> GraphQLClient:
 
 
 def test_every_way_to_schedule_a_reminder_for_an_unverified_address_sends_nothing(
-    outbox, django_capture_on_commit_callbacks
+    outbox, settings, django_capture_on_commit_callbacks
 ):
     # The attack from the issue: register someone else's address, then schedule reminders.
     victim = UserFactory(email="someone-else@victim.example", email_verified_at=None)
     gql = client_for(victim)
-    soon = (timezone.now() + timedelta(seconds=30)).isoformat()
+    soon = (timezone.now() + timedelta(minutes=5)).isoformat()
     later = (timezone.now() + timedelta(hours=2)).isoformat()
+    create = (
+        'mutation($at: DateTime!) { taskCreate(input: {title: "http://spam.example", '
+        "scheduledAt: $at}) { task { id } } }"
+    )
     with django_capture_on_commit_callbacks(execute=True):
-        created = gql.data(
-            'mutation($at: DateTime!) { taskCreate(input: {title: "http://spam.example", '
-            "scheduledAt: $at}) { task { id } } }",
-            {"at": soon},
-        )
-        task_id = created["taskCreate"]["task"]["id"]
-        aliases = " ".join(
-            f"r{n}: reminderAdd(taskId: $id, input: {{at: $at}}) {{ errors {{ code }} }}"
-            for n in range(25)
-        )
-        gql.data(f"mutation($id: ID!, $at: DateTime!) {{ {aliases} }}", {"id": task_id, "at": soon})
+        task_ids = [gql.data(create, {"at": soon})["taskCreate"]["task"]["id"] for _ in range(3)]
+        # Aliased reminderAdd in one request, one a second (one reminder per moment and task),
+        # up to the per-task maximum on each task.
+        start = timezone.now() + timedelta(seconds=60)
+        for task_id in task_ids:
+            aliases = " ".join(
+                f"r{n}: reminderAdd(taskId: $id, input: "
+                f'{{at: "{(start + timedelta(seconds=n)).isoformat()}"}}) {{ errors {{ code }} }}'
+                for n in range(settings.TASK_MAX_REMINDERS - 2)
+            )
+            added = gql.data(f"mutation($id: ID!) {{ {aliases} }}", {"id": task_id})
+            assert [p for p in added.values() if p["errors"]] == []
         gql.data(
-            "mutation($id: ID!) { reminderAdd(taskId: $id, input: {minutesBefore: 0}) "
+            "mutation($id: ID!) { reminderAdd(taskId: $id, input: {minutesBefore: 1}) "
             "{ errors { code } } }",
-            {"id": task_id},
+            {"id": task_ids[0]},
         )
         gql.data(
             "mutation($id: ID!, $at: DateTime!) { taskUpdate(id: $id, input: {scheduledAt: $at}) "
             "{ errors { code } } }",
-            {"id": task_id, "at": later},
+            {"id": task_ids[0], "at": later},
         )
         second = TaskFactory(owner=victim)
         gql.data(
@@ -87,8 +92,9 @@ def test_every_way_to_schedule_a_reminder_for_an_unverified_address_sends_nothin
         )
     # Time passes: everything is due, some of it long ago, some just now.
     Reminder.objects.update(due_at=timezone.now() - timedelta(minutes=5))
-    due(second, state=ReminderState.QUEUED)
-    assert Reminder.objects.count() == 29  # 1 at the task's time, 25 aliased, 1 relative, 2
+    due(second, seconds_ago=2, state=ReminderState.QUEUED)
+    # 3 at the tasks' times, 3 x (maximum - 2) aliased, 1 relative, 2 on the second task.
+    assert Reminder.objects.count() == 3 + 3 * (settings.TASK_MAX_REMINDERS - 2) + 1 + 2
     run_everything()
 
     assert reminder_emails(outbox) == []
