@@ -1,3 +1,4 @@
+import queue
 import re
 
 import pytest
@@ -27,9 +28,15 @@ def account_mail(settings, django_capture_on_commit_callbacks):
 
         @staticmethod
         def sent() -> list:
-            queue = broker.queues["default"].queue
-            while queue:
-                message = Message.decode(queue.popleft())
+            pending = broker.queues["default"]
+            while True:
+                try:
+                    data = pending.get_nowait()
+                except queue.Empty:
+                    break
+                # Taken off the queue as a worker would: a later join() must not wait for it.
+                pending.task_done()
+                message = Message.decode(data)
                 if message.actor_name == actors.send_account_email.actor_name:
                     actors.send_account_email.fn(*message.args)
             return mail.outbox
