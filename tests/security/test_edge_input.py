@@ -63,7 +63,9 @@ def test_a_batch_larger_than_the_limit_is_refused(gql, settings):
     assert response.status_code == 400
     assert response.json() == refusal("A batch can hold at most 2 operations.", "BATCH_TOO_LARGE")
     response = post_raw(gql.client, json.dumps([{"query": ME}] * 2))
-    assert response.json() == [{"data": {"me": {"email": "alice@example.com"}}}] * 2
+    assert [item["data"] for item in response.json()] == [
+        {"me": {"email": "alice@example.com"}}
+    ] * 2
 
 
 def test_invalid_utf8_is_refused_with_its_own_code(gql):
@@ -168,7 +170,7 @@ def test_get_requests_get_the_same_checks(gql):
     )
     assert response.json() == refusal("`variables` must be an object or null.", "BAD_REQUEST")
     response = gql.client.get("/graphql/", {"query": ME}, HTTP_ACCEPT="application/json")
-    assert response.json() == {"data": {"me": {"email": "alice@example.com"}}}
+    assert response.json()["data"] == {"me": {"email": "alice@example.com"}}
 
 
 def test_mutations_over_get_and_other_content_types_are_coded_refusals(gql):
@@ -228,7 +230,7 @@ def test_moments_that_overflow_in_utc_are_refused_everywhere(user, gql, moment, 
             literal = document.replace(", $m: DateTime!", "").replace("($m: DateTime!)", "")
             literal = literal.replace("$m", json.dumps(moment))
             out_of_range_error(gql(literal, variables))
-    assert caplog.records == []
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
     assert Task.objects.count() == 1
     assert Reminder.objects.filter(minutes_before__isnull=True).count() == 0
     assert ApiToken.objects.count() == 0
@@ -279,7 +281,7 @@ def test_a_naive_token_expiry_is_a_payload_error_not_a_crash(gql):
 def test_a_negative_or_absurd_max_depth_is_refused(user, gql, field, depth):
     task = TaskFactory(owner=user)
     body = gql(
-        f"query($id: ID!, $d: Int) {{ task(id: $id) {{ {field}(maxDepth: $d) {{ depth }} }} }}",
+        f"query($id: ID!, $d: Int) {{ task(id: $id) {{ {field}(maxDepth: $d) {{ items {{ depth }} }} }} }}",
         {"id": global_id("Task", task.pk), "d": depth},
     )
     assert [(e["message"], e["extensions"]) for e in body["errors"]] == [
@@ -289,10 +291,10 @@ def test_a_negative_or_absurd_max_depth_is_refused(user, gql, field, depth):
         )
     ]
     ok = gql.data(
-        f"query($id: ID!) {{ task(id: $id) {{ {field}(maxDepth: 1) {{ depth }} }} }}",
+        f"query($id: ID!) {{ task(id: $id) {{ {field}(maxDepth: 1) {{ items {{ depth }} }} }} }}",
         {"id": global_id("Task", task.pk)},
     )
-    assert ok == {"task": {field: []}}
+    assert ok == {"task": {field: {"items": []}}}
 
 
 def raw_id(text: str) -> str:
@@ -332,8 +334,8 @@ def test_only_the_canonical_spelling_of_an_id_names_an_object(user, gql):
     for spelling in NON_CANONICAL:
         if spelling == canonical:
             continue
-        assert gql(get, {"id": spelling}) == {"data": {"task": None}}, spelling
-        assert gql(node, {"id": spelling}) == {"data": {"node": None}}, spelling
+        assert gql.data(get, {"id": spelling}) == {"task": None}, spelling
+        assert gql.data(node, {"id": spelling}) == {"node": None}, spelling
         assert gql.data(delete, {"id": spelling}) == {"taskDelete": missing}, spelling
     assert gql.data(delete, {"id": canonical}) == {
         "taskDelete": {"deletedId": canonical, "errors": []}
@@ -418,12 +420,12 @@ def test_suggestions_stay_when_introspection_is_on(gql, settings):
         (
             "{ tasks { edges { node { " + "preTasks { " * 12 + "id" + " }" * 15 + " }",
             None,
-            "GRAPHQL_VALIDATION_FAILED",
+            "QUERY_TOO_DEEP",
         ),
         (
             "{ " + " ".join(f"a{n}: me {{ email }}" for n in range(31)) + " }",
             None,
-            "GRAPHQL_VALIDATION_FAILED",
+            "TOO_MANY_ALIASES",
         ),
     ],
     ids=[
@@ -454,8 +456,8 @@ def test_anonymous_callers_get_coded_errors_too(db):
 
 def test_an_id_past_the_largest_key_answers_like_a_missing_one(gql):
     huge = global_id("Task", 2**63)
-    assert gql(GET_TASK, {"id": huge}) == {"data": {"task": None}}
-    assert gql("query($id: ID!) { node(id: $id) { id } }", {"id": huge}) == {"data": {"node": None}}
+    assert gql.data(GET_TASK, {"id": huge}) == {"task": None}
+    assert gql.data("query($id: ID!) { node(id: $id) { id } }", {"id": huge}) == {"node": None}
     payload = gql.data(
         "mutation($id: ID!) { taskDelete(id: $id) { errors { code } } }", {"id": huge}
     )

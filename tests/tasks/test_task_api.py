@@ -276,7 +276,7 @@ def test_task_query_gives_null_for_missing_and_wrong_type_ids(gql, node_id):
 
 
 def test_task_query_with_a_malformed_id_answers_like_a_missing_task(gql):
-    assert gql(GET, {"id": "not-a-global-id"}) == {"data": {"task": None}}
+    assert gql.data(GET, {"id": "not-a-global-id"}) == {"task": None}
 
 
 def test_done_tasks_show_their_completion_time(user, gql):
