@@ -14,7 +14,7 @@ UV_COMPILE := $(BIN)/uv pip compile pyproject.toml --universal --python-version 
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install lock run test test-quick lint schema worker scheduler bench clean vendor-graphiql frontend-check
+.PHONY: install lock run test test-quick lint schema worker scheduler bench fuzz clean vendor-graphiql frontend-check
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -80,6 +80,11 @@ frontend-check:
 
 bench: $(STAMP)
 	$(BIN)/python bench/graphql_list.py
+
+# The fuzz run at full size with fresh random cases (over 5,000 requests; `make test` runs a
+# smaller, repeatable one). Whatever it finds goes into tests/security/test_fuzz_regressions.py.
+fuzz: $(STAMP)
+	FUZZ_RANDOM=1 FUZZ_SCALE=$${FUZZ_SCALE:-4} $(BIN)/python -m pytest tests/security/test_fuzz.py -q -s -p no:cacheprovider
 
 clean:
 	rm -rf $(VENV) db.sqlite3

@@ -113,6 +113,9 @@ class Worker(WorkerProcess):
             "LOG_LEVEL": "WARNING",
             "dramatiq_worker_timeout": "100",
             **email_env,
+            # One owner receives every reminder: no per-user email caps.
+            "REMINDER_EMAILS_PER_HOUR": "0",
+            "REMINDER_EMAILS_PER_DAY": "0",
         }
         super().__init__(env=env, log=log, threads=threads, processes=processes)
         self.start(redis_url)
@@ -128,7 +131,9 @@ def seed(*, offsets: list[float], far: int) -> list[datetime]:
     from users.models import User
 
     owner = User.objects.create_user(
-        email=f"bench{time.time_ns()}@example.com", timezone="Europe/Paris"
+        email=f"bench{time.time_ns()}@example.com",
+        timezone="Europe/Paris",
+        email_verified_at=datetime.now(UTC),
     )
     tasks = Task.objects.bulk_create(
         Task(owner=owner, title=f"Task {i}", description="Benchmark reminder.") for i in range(100)

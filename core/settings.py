@@ -198,6 +198,8 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", "Taskgraph <reminders@taskgra
 # global ID, e.g. https://app.example.com/tasks/{id}; unset, GraphiQL on this API at API_URL
 # with the task's query filled in (`runserver` uses the address it serves instead).
 REMINDER_TASK_URL = env.str("REMINDER_TASK_URL", "")
+# Base of the links in account emails (email verification, password reset): docs/accounts.md.
+FRONTEND_URL = env.str("FRONTEND_URL", "http://127.0.0.1:8000").rstrip("/")
 API_URL = env.str("API_URL", "http://127.0.0.1:8000").rstrip("/")
 # Anymail tracking webhooks (/anymail/<esp>/tracking/) accept anyone without a shared secret.
 ESP_PROVIDERS_WITHOUT_WEBHOOKS = {"console", "smtp", "test"}
@@ -252,6 +254,47 @@ STRAWBERRY_DJANGO = {
     "FIELD_DESCRIPTION_FROM_HELP_TEXT": True,
     "TYPE_DESCRIPTION_FROM_MODEL_DOCSTRING": False,
 }
+
+# Issue 10, trust at the edges: accounts own their address, emails are capped (docs/accounts.md).
+# A verification link lives this long (seconds); password reset links live PASSWORD_RESET_TIMEOUT.
+EMAIL_VERIFICATION_MAX_AGE = env.int("EMAIL_VERIFICATION_MAX_AGE", 3 * 24 * 3600)
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", 24 * 3600)
+# Account emails per THROTTLE_EMAIL_WINDOW: verification resends per account, password resets
+# per address asked for (and five times that per client address).
+THROTTLE_EMAIL_WINDOW = env.int("THROTTLE_EMAIL_WINDOW", 3600)
+THROTTLE_VERIFICATION_EMAILS = env.int("THROTTLE_VERIFICATION_EMAILS", 3)
+THROTTLE_PASSWORD_RESETS = env.int("THROTTLE_PASSWORD_RESETS", 3)
+# Reminder emails per user; the overflow waits (waitingReason EMAIL_LIMIT) for the window.
+# 0: no cap.
+REMINDER_EMAILS_PER_HOUR = env.int("REMINDER_EMAILS_PER_HOUR", 20)
+REMINDER_EMAILS_PER_DAY = env.int("REMINDER_EMAILS_PER_DAY", 100)
+# A reminder still waiting for its owner's address to be verified this long after its time
+# fails (visibly) instead of going out late.
+REMINDER_UNVERIFIED_EXPIRY_SECONDS = env.int("REMINDER_UNVERIFIED_EXPIRY_SECONDS", 24 * 3600)
+# The providers whose tracking webhook is served (README, "Delivery tracking
+# webhooks"), with the Anymail setting of the key their signature needs (None: the provider
+# does not sign; basic auth with ANYMAIL_WEBHOOK_SECRET is all there is). A signing provider's
+# webhook exists only once its key is set.
+TRACKING_WEBHOOK_SIGNING_KEYS = {
+    "mailgun": "MAILGUN_WEBHOOK_SIGNING_KEY",
+    "sendgrid": "SENDGRID_TRACKING_WEBHOOK_VERIFICATION_KEY",
+    "mandrill": "MANDRILL_WEBHOOK_KEY",
+    "postmark": None,
+    "amazon_ses": None,
+    "brevo": None,
+    "mailjet": None,
+    "sparkpost": None,
+}
+signing_key = TRACKING_WEBHOOK_SIGNING_KEYS.get(EMAIL_PROVIDER)
+if not DEBUG and signing_key and not ANYMAIL.get(signing_key):
+    raise ImproperlyConfigured(
+        f"ANYMAIL_{signing_key} must be set when EMAIL_PROVIDER={EMAIL_PROVIDER} and DEBUG=0: "
+        "the provider signs its tracking events and the webhook requires the signature."
+    )
+# Tracking events older than this (by the provider's own timestamp), or seen before, are
+# acknowledged and ignored. Providers retry failed deliveries for hours: keep it above that.
+WEBHOOK_EVENT_MAX_AGE_SECONDS = env.int("WEBHOOK_EVENT_MAX_AGE_SECONDS", 6 * 3600)
+
 
 # Static files (issue 11): WhiteNoise serves /static/ from the web process, also with DEBUG=0
 # (the admin's styles, GraphiQL's vendored scripts). In production `collectstatic` (run by the

@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import path
 
 from core import metrics, views
 from core.health import readiness
@@ -18,6 +18,6 @@ urlpatterns = [
     path("health/ready/", readiness, name="health_ready"),
     path("metrics", metrics.metrics, name="metrics"),
     path("admin/", admin.site.urls),
-    # Tracking webhooks: /anymail/<esp>/tracking/ (delivery status of reminders).
-    path("anymail/", include("anymail.urls")),
+    # The configured provider's tracking webhook only (delivery status of reminders).
+    path("anymail/<str:esp>/tracking/", views.tracking_webhook, name="tracking_webhook"),
 ]

@@ -1,5 +1,8 @@
-from django.http import HttpRequest, JsonResponse
+from anymail import urls as anymail_urls
+from django.conf import settings
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import get_token
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
 
@@ -15,3 +18,31 @@ def csrf(request: HttpRequest) -> JsonResponse:
 def health(request: HttpRequest) -> JsonResponse:
     """Liveness: the process answers. Touches nothing else (readiness does: /health/ready/)."""
     return JsonResponse({"status": "ok"})
+
+
+def _anymail_tracking_view(esp: str):
+    for pattern in anymail_urls.urlpatterns:
+        if pattern.name == f"{esp}_tracking_webhook":
+            return pattern.callback
+    return None
+
+
+@csrf_exempt
+def tracking_webhook(request: HttpRequest, esp: str) -> HttpResponse:
+    """/anymail/<esp>/tracking/: the configured provider's Anymail tracking webhook, and no
+    other. `anymail.urls` would mount every provider's webhooks (and their inbound ones),
+    answering unsigned POSTs for providers that are not configured with a 500.
+
+    A provider that signs its events (TRACKING_WEBHOOK_SIGNING_KEYS) is served only once its
+    signing key is set: Anymail then refuses unsigned or wrongly signed requests. See the
+    README's "Delivery tracking webhooks" for each provider's set-up.
+    """
+    if esp != settings.EMAIL_PROVIDER or esp not in settings.TRACKING_WEBHOOK_SIGNING_KEYS:
+        raise Http404("No tracking webhook for this provider.")
+    key = settings.TRACKING_WEBHOOK_SIGNING_KEYS[esp]
+    if key and not settings.ANYMAIL.get(key):
+        raise Http404("No tracking webhook for this provider.")
+    view = _anymail_tracking_view(esp)
+    if view is None:
+        raise Http404("No tracking webhook for this provider.")
+    return view(request)

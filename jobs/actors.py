@@ -8,6 +8,7 @@ from django.conf import settings
 from periodiq import cron
 
 from core import health
+from jobs import account_emails
 from jobs.emails import reminder_email, webhook_disabled_email
 from tasks.reminders.delivery import deliver_batch
 from tasks.reminders.dispatch import reminder_dispatch
@@ -56,3 +57,10 @@ def expire_idempotency_keys() -> None:
     deleted = idempotency_expire()
     if deleted:
         logger.info("Deleted %d expired idempotency keys.", deleted)
+
+
+@dramatiq.actor(max_retries=5, min_backoff=15_000, time_limit=60_000)
+def send_account_email(kind: str, user_pk: int) -> None:
+    """A verification or password reset email (users.accounts queues it after its commit).
+    Dramatiq retries a failed send with backoff; a lost one is asked for again by the user."""
+    account_emails.deliver(kind=kind, user_pk=user_pk)

@@ -100,3 +100,20 @@ class AuthenticationError(GraphQLError):
 class ForbiddenError(GraphQLError):
     def __init__(self, message: str) -> None:
         super().__init__(message, extensions={"code": "FORBIDDEN"})
+
+
+class ArgumentError(GraphQLError):
+    """An argument of a query refused; `code` as a mutation payload would carry it."""
+
+    def __init__(self, message: str, code: str) -> None:
+        super().__init__(message, extensions={"code": code})
+
+
+NAIVE_DATETIME = "%s needs a UTC offset, e.g. 2030-01-31T09:00:00+01:00."
+
+
+def refuse_naive(**moments) -> None:
+    """Query arguments get the rule mutations apply: a moment without an offset is ambiguous."""
+    for name, moment in moments.items():
+        if moment is not None and moment.tzinfo is None:
+            raise ArgumentError(NAIVE_DATETIME % to_camel_case(name), "naive_datetime")

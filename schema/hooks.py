@@ -42,7 +42,7 @@ def document_problems(schema: strawberry.Schema, document: str) -> list[str]:
     return [error.message for error in validate(schema._schema, parsed)]
 
 
-def _hook_pk(id: relay.GlobalID) -> int | None:
+def _hook_pk(id: strawberry.ID) -> int | None:
     return decode_pk(id, "InboundHook")
 
 
@@ -132,7 +132,7 @@ class InboundHookQuery:
         permission_classes=[IsAuthenticated],
     )
     def inbound_hook_deliveries(
-        self, info: Info, hook_id: relay.GlobalID, first: int = 20
+        self, info: Info, hook_id: strawberry.ID, first: int = 20
     ) -> list[InboundDeliveryType]:
         deliveries = hooks.inbound_delivery_list(
             user=caller(info), hook_pk=_hook_pk(hook_id), limit=max(0, min(first, DELIVERIES_MAX))
@@ -166,7 +166,7 @@ class InboundHookMutation:
     @strawberry.mutation(permission_classes=[IsAuthenticated])
     @payload_errors
     def inbound_hook_update(
-        self, info: Info, id: relay.GlobalID, input: InboundHookUpdateInput
+        self, info: Info, id: strawberry.ID, input: InboundHookUpdateInput
     ) -> InboundHookPayload:
         values = given(
             input,
@@ -186,13 +186,13 @@ class InboundHookMutation:
 
     @strawberry.mutation(permission_classes=[IsAuthenticated, SESSION_ONLY])
     @payload_errors
-    def inbound_hook_secret_rotate(self, info: Info, id: relay.GlobalID) -> InboundHookPayload:
+    def inbound_hook_secret_rotate(self, info: Info, id: strawberry.ID) -> InboundHookPayload:
         hook = hooks.inbound_hook_secret_rotate(user=caller(info), pk=_hook_pk(id))
         return InboundHookPayload(inbound_hook=hook, secret=hook.secret)
 
     @strawberry.mutation(permission_classes=[IsAuthenticated])
     @payload_errors
-    def inbound_hook_delete(self, info: Info, id: relay.GlobalID) -> InboundHookDeletePayload:
+    def inbound_hook_delete(self, info: Info, id: strawberry.ID) -> InboundHookDeletePayload:
         hooks.inbound_hook_delete(user=caller(info), pk=_hook_pk(id))
         return InboundHookDeletePayload(deleted_id=id)
 

@@ -12,6 +12,7 @@ from strawberry_django.optimizer import optimize
 
 from schema.auth import IsAuthenticated
 from schema.hooks import InboundHookType
+from schema.ids import split_global_id
 from schema.reminders import ReminderType
 from schema.task_types import TaskType
 from schema.tokens import ApiTokenType
@@ -35,15 +36,9 @@ NODE_TYPES = {
 }
 
 
-MAX_PK = 2**63 - 1  # the largest key a database column here can hold
-
-
-def _pk(global_id: relay.GlobalID) -> int | None:
-    try:
-        pk = int(global_id.node_id)
-    except ValueError:
-        return None
-    return pk if 0 < pk <= MAX_PK else None
+def _split(global_id: strawberry.ID) -> tuple[str, int] | tuple[None, None]:
+    # Only the canonical spelling of an ID names an object (schema.ids).
+    return split_global_id(global_id) or (None, None)
 
 
 def _visible(type_, pks: list[int], info: Info) -> QuerySet:
@@ -52,19 +47,19 @@ def _visible(type_, pks: list[int], info: Info) -> QuerySet:
     return optimize(queryset, info)
 
 
-def _resolve(ids: list[relay.GlobalID], info: Info) -> list[object | None]:
+def _resolve(ids: list[strawberry.ID], info: Info) -> list[object | None]:
     """The visible object behind each ID, in order; None for anything else. One query a type."""
     wanted: dict[str, list[int]] = {}
     for global_id in ids:
-        pk = _pk(global_id)
-        if global_id.type_name in NODE_TYPES and pk is not None:
-            wanted.setdefault(global_id.type_name, []).append(pk)
+        type_name, pk = _split(global_id)
+        if type_name in NODE_TYPES:
+            wanted.setdefault(type_name, []).append(pk)
     found = {
         (type_name, row.pk): row
         for type_name, pks in wanted.items()
         for row in _visible(NODE_TYPES[type_name], pks, info)
     }
-    return [found.get((global_id.type_name, _pk(global_id))) for global_id in ids]
+    return [found.get(_split(global_id)) for global_id in ids]
 
 
 @strawberry.type
@@ -74,7 +69,7 @@ class NodeQuery:
         "there is none by that ID.",
         permission_classes=[IsAuthenticated],
     )
-    def node(self, info: Info, id: relay.GlobalID) -> relay.Node | None:
+    def node(self, info: Info, id: strawberry.ID) -> relay.Node | None:
         return _resolve([id], info)[0]
 
     @strawberry.field(
@@ -82,7 +77,7 @@ class NodeQuery:
         f"ID that names nothing you can see. At most {MAX_NODES} IDs.",
         permission_classes=[IsAuthenticated],
     )
-    def nodes(self, info: Info, ids: list[relay.GlobalID]) -> list[relay.Node | None]:
+    def nodes(self, info: Info, ids: list[strawberry.ID]) -> list[relay.Node | None]:
         if len(ids) > MAX_NODES:
             raise GraphQLError(
                 f"At most {MAX_NODES} IDs per call.", extensions={"code": "BAD_USER_INPUT"}

@@ -1,6 +1,7 @@
 """Reminder type, queries and mutations: decode input, call one service, shape the result."""
 
 from datetime import datetime
+from enum import Enum
 
 import strawberry
 import strawberry_django
@@ -13,10 +14,16 @@ from schema.fastpath import ColumnField, fast_node_id
 from schema.ids import ModelNode, decode_pk
 from schema.inputs import given
 from tasks.models import Reminder, ReminderState, Task
-from tasks.reminders import services
+from tasks.reminders import gate, services
 from tasks.reminders.selectors import reminder_visible
 
 ReminderStateEnum = strawberry.enum(ReminderState, name="ReminderState")
+
+
+@strawberry.enum(name="ReminderWaitingReason")
+class ReminderWaitingReasonEnum(Enum):
+    EMAIL_UNVERIFIED = gate.EMAIL_UNVERIFIED
+    EMAIL_LIMIT = gate.EMAIL_LIMIT
 
 
 @fast_node_id
@@ -33,6 +40,17 @@ class ReminderType(ModelNode):
         description="Last tracking event from the provider: sent, delivered, opened, bounced..."
     )
     last_error: auto = strawberry_django.field(description="Why the last attempt failed.")
+
+    @strawberry_django.field(
+        only=["state", "waiting_reason"],
+        description="Why a reminder not yet sent is held back, if not only for its time: "
+        "EMAIL_UNVERIFIED (sent once your address is verified), EMAIL_LIMIT (your hourly or "
+        "daily email cap is reached; sent when it frees).",
+    )
+    def waiting_reason(self, root: Reminder, info: Info) -> ReminderWaitingReasonEnum | None:
+        # Reminders are visible to their owner only: the owner is the caller.
+        reason = gate.waiting_reason(root, owner=info.context.request.user)
+        return ReminderWaitingReasonEnum(reason) if reason else None
 
     @classmethod
     def get_queryset(cls, queryset: QuerySet[Reminder], info: Info, **kwargs) -> QuerySet[Reminder]:
@@ -69,7 +87,7 @@ class ReminderMutation:
     )
     @payload_errors
     def reminder_add(
-        self, info: Info, task_id: relay.GlobalID, input: ReminderAddInput
+        self, info: Info, task_id: strawberry.ID, input: ReminderAddInput
     ) -> ReminderPayload:
         pk = decode_pk(task_id, "Task")
         try:
@@ -84,7 +102,7 @@ class ReminderMutation:
 
     @strawberry.mutation(permission_classes=[IsAuthenticated])
     @payload_errors
-    def reminder_delete(self, info: Info, id: relay.GlobalID) -> ReminderDeletePayload:
+    def reminder_delete(self, info: Info, id: strawberry.ID) -> ReminderDeletePayload:
         pk = decode_pk(id, "Reminder")
         try:
             if pk is None:

@@ -9,7 +9,9 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry_django.optimizer import DjangoOptimizerExtension
 
 from schema import fastpath
+from schema.accounts import AccountMutation
 from schema.connections import PAGE_SIZE
+from schema.error_codes import InputRefused
 from schema.hooks import InboundHookMutation, InboundHookQuery
 from schema.limits import SECURITY_EXTENSIONS
 from schema.nodes import NodeQuery
@@ -32,6 +34,7 @@ class Mutation(
     TaskMutation,
     ReminderMutation,
     UserMutation,
+    AccountMutation,
     ApiTokenMutation,
     WebhookMutation,
     InboundHookMutation,
@@ -51,7 +54,7 @@ class OptimizerExtension(DjangoOptimizerExtension):
 
 
 # Errors the client caused: answered in the response, not logged with a traceback.
-CLIENT_ERRORS = (GraphQLError, GlobalIDValueError)
+CLIENT_ERRORS = (GraphQLError, GlobalIDValueError, InputRefused)
 
 
 class Schema(strawberry.Schema):

@@ -10,6 +10,7 @@ from strawberry import Info, auto
 from strawberry_django.optimizer import optimize
 
 from schema.connections import PAGE_SIZE, bounded_first
+from schema.errors import ArgumentError
 from schema.fastpath import ColumnField, fast_node_id
 from schema.ids import ModelNode
 from schema.validation import argument_value
@@ -23,6 +24,9 @@ if TYPE_CHECKING:
 TaskStatusEnum = strawberry.enum(TaskStatus, name="TaskStatus")
 
 
+MAX_DEPTH = 1000
+
+
 def _walk(selector, description: str):
     """A field with the tasks ``selector`` reaches through the graph, their depth, and whether
     the cap cut the read."""
@@ -30,6 +34,11 @@ def _walk(selector, description: str):
     def resolve(
         self, root: Task, max_depth: int | None = None, first: int | None = None
     ) -> "TaskReachType":
+        if max_depth is not None and not 1 <= max_depth <= MAX_DEPTH:
+            raise ArgumentError(
+                f"maxDepth must be between 1 and {MAX_DEPTH} (leave it out for every depth).",
+                "out_of_range",
+            )
         limit = bounded_first(first, settings.GRAPHQL_MAX_TRANSITIVE)
         reach = selector(task=root, max_depth=max_depth, limit=limit)
         return TaskReachType(

@@ -13,7 +13,13 @@ from strawberry_django.optimizer import optimize
 
 from schema.auth import IsAuthenticated, caller
 from schema.connections import PAGE_SIZE, CursorConnection, bounded_first, describe_paging
-from schema.errors import FieldError, field_errors, not_found_error, payload_errors
+from schema.errors import (
+    FieldError,
+    field_errors,
+    not_found_error,
+    payload_errors,
+    refuse_naive,
+)
 from schema.ids import decode_pk, decode_pks
 from schema.inputs import given
 from schema.task_types import TaskStatusEnum, TaskType
@@ -67,7 +73,7 @@ class TaskCreateInput:
     title: str
     description: str = ""
     scheduled_at: datetime | None = None
-    pre_task_ids: list[relay.GlobalID] = strawberry.field(default_factory=list)
+    pre_task_ids: list[strawberry.ID] = strawberry.field(default_factory=list)
 
 
 @strawberry.input(description="Only the fields given are changed; scheduledAt: null unschedules.")
@@ -75,7 +81,7 @@ class TaskUpdateInput:
     title: str | None = strawberry.UNSET
     description: str | None = strawberry.UNSET
     scheduled_at: datetime | None = strawberry.UNSET
-    pre_task_ids: list[relay.GlobalID] | None = strawberry.field(
+    pre_task_ids: list[strawberry.ID] | None = strawberry.field(
         default=strawberry.UNSET,
         description="The complete new set of pre-tasks ([] removes them all).",
     )
@@ -104,14 +110,12 @@ def _graph_errors(exc: ValidationError) -> list[FieldError]:
 task_errors = payload_errors(convert=_graph_errors)
 
 
-def _pre_task_pks(ids: list[relay.GlobalID]) -> list[int]:
-    pks, all_tasks = decode_pks(ids, "Task")
-    if not all_tasks:
-        raise not_found_error("pre_task_ids", "Pre-task not found.")
-    return pks
+def _pre_task_pks(ids: list[strawberry.ID]) -> list[int]:
+    # An ID of another type is answered as a missing task, by the service that checks them.
+    return decode_pks(ids, "Task")
 
 
-def _own_task(info: Info, id: relay.GlobalID) -> Task | None:
+def _own_task(info: Info, id: strawberry.ID) -> Task | None:
     pk = decode_pk(id, "Task")
     if pk is None:
         return None
@@ -121,7 +125,7 @@ def _own_task(info: Info, id: relay.GlobalID) -> Task | None:
         return None
 
 
-def _own_task_or_refuse(info: Info, id: relay.GlobalID, field: str = "id") -> Task:
+def _own_task_or_refuse(info: Info, id: strawberry.ID, field: str = "id") -> Task:
     task = _own_task(info, id)
     if task is None:
         raise not_found_error(field)
@@ -133,7 +137,7 @@ def _pre_task_edit(service, description: str):
 
     @task_errors
     def resolve(
-        self, info: Info, task_id: relay.GlobalID, pre_task_ids: list[relay.GlobalID]
+        self, info: Info, task_id: strawberry.ID, pre_task_ids: list[strawberry.ID]
     ) -> TaskPayload:
         task = _own_task_or_refuse(info, task_id, "task_id")
         pks = _pre_task_pks(pre_task_ids)
@@ -150,7 +154,7 @@ class TaskQuery:
         description="One of your tasks, or null if there is none by that ID.",
         permission_classes=[IsAuthenticated],
     )
-    def task(self, info: Info, id: relay.GlobalID) -> TaskType | None:
+    def task(self, info: Info, id: strawberry.ID) -> TaskType | None:
         pk = decode_pk(id, "Task")
         if pk is None:
             return None
@@ -169,6 +173,9 @@ class TaskQuery:
         order: list[TaskOrder] | None = None,
     ) -> QuerySet[Task]:
         filter = filter or TaskFilter()
+        refuse_naive(
+            scheduled_after=filter.scheduled_after, scheduled_before=filter.scheduled_before
+        )
         return selectors.task_list(
             user=caller(info),
             status=filter.status.value if filter.status else None,
@@ -192,7 +199,7 @@ class TaskQuery:
         permission_classes=[IsAuthenticated],
     )
     def task_order(
-        self, info: Info, root_id: relay.GlobalID | None = None, first: int | None = None
+        self, info: Info, root_id: strawberry.ID | None = None, first: int | None = None
     ) -> list[TaskType] | None:
         user = caller(info)
         limit = bounded_first(first, settings.USER_MAX_TASKS)
@@ -222,7 +229,7 @@ class TaskMutation:
 
     @strawberry.mutation(permission_classes=[IsAuthenticated])
     @task_errors
-    def task_update(self, info: Info, id: relay.GlobalID, input: TaskUpdateInput) -> TaskPayload:
+    def task_update(self, info: Info, id: strawberry.ID, input: TaskUpdateInput) -> TaskPayload:
         changes = given(
             input,
             "title",
@@ -238,7 +245,7 @@ class TaskMutation:
 
     @strawberry.mutation(permission_classes=[IsAuthenticated])
     @payload_errors
-    def task_delete(self, info: Info, id: relay.GlobalID) -> TaskDeletePayload:
+    def task_delete(self, info: Info, id: strawberry.ID) -> TaskDeletePayload:
         services.task_delete(task=_own_task_or_refuse(info, id))
         return TaskDeletePayload(deleted_id=id)
 
@@ -247,7 +254,7 @@ class TaskMutation:
         permission_classes=[IsAuthenticated],
     )
     @task_errors
-    def task_complete(self, info: Info, id: relay.GlobalID, force: bool = False) -> TaskPayload:
+    def task_complete(self, info: Info, id: strawberry.ID, force: bool = False) -> TaskPayload:
         task = _own_task_or_refuse(info, id)
         return TaskPayload(task=services.task_complete(task=task, force=force))
 
@@ -263,5 +270,5 @@ class TaskMutation:
 
     @strawberry.mutation(permission_classes=[IsAuthenticated])
     @payload_errors
-    def task_reopen(self, info: Info, id: relay.GlobalID) -> TaskPayload:
+    def task_reopen(self, info: Info, id: strawberry.ID) -> TaskPayload:
         return TaskPayload(task=services.task_reopen(task=_own_task_or_refuse(info, id)))

@@ -95,7 +95,7 @@ class ApiTokenMutation:
         permission_classes=[IsAuthenticated],
     )
     @payload_errors
-    def api_token_revoke(self, info: Info, id: relay.GlobalID) -> ApiTokenPayload:
+    def api_token_revoke(self, info: Info, id: strawberry.ID) -> ApiTokenPayload:
         pk = decode_pk(id, "ApiToken")
         try:
             token = selectors.api_token_get(user=caller(info), pk=pk) if pk is not None else None

@@ -17,6 +17,14 @@ class UserType(ModelNode):
     last_name: auto
     timezone: auto = strawberry_django.field(description="IANA time zone name, e.g. Europe/Paris.")
 
+    @strawberry_django.field(
+        only=["email_verified_at"],
+        description="False until the link sent to the address is followed: until then no "
+        "reminder is sent (see emailVerificationResend).",
+    )
+    def email_verified(self, root: User) -> bool:
+        return root.email_verified_at is not None
+
     @classmethod
     def get_queryset(cls, queryset: QuerySet[User], info: Info, **kwargs) -> QuerySet[User]:
         user = info.context.request.user

@@ -1,13 +1,18 @@
 import secrets
 
+from cross_web import HTTPException
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware, get_token
 from django.shortcuts import render
 from django.urls import reverse
 from strawberry.django.views import GraphQLView as StrawberryGraphQLView
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData, process_result
+from strawberry.http.parse_content_type import parse_content_type
+from strawberry.types import ExecutionResult
 
 from core.logs import bind_user
+from schema import error_codes, request_body
 from schema.idempotency import idempotent
 from users import services
 from users.errors import ApiTokenRejected
@@ -120,10 +125,17 @@ class GraphQLView(StrawberryGraphQLView):
         # resolvers would make anyway).
         bind_user(request.user)
         self.graphql_ide = "graphiql" if settings.GRAPHQL_GRAPHIQL else None
+
+        def execute() -> HttpResponseBase:
+            try:
+                return self.run(request=request)
+            except HTTPException as exc:
+                # Strawberry answers these in plain text; clients parse GraphQL-shaped JSON.
+                code = getattr(exc, "code", None) or _HTTP_CODES.get(exc.status_code, "BAD_REQUEST")
+                return _error(exc.reason, code, exc.status_code)
+
         # Issue 12: a POST with an Idempotency-Key runs at most once per key and caller.
-        return idempotent(
-            request, lambda: super(GraphQLView, self).dispatch(request, *args, **kwargs)
-        )
+        return idempotent(request, execute)
 
     def render_graphql_ide(self, request: HttpRequest) -> HttpResponse:
         """GraphiQL from the project's own static files (schema/static/graphiql/).
@@ -145,3 +157,26 @@ class GraphQLView(StrawberryGraphQLView):
         response = render(request, "graphiql/index.html", {"config": config})
         response["Content-Security-Policy"] = GRAPHIQL_CSP.format(nonce=nonce)
         return response
+
+    def parse_http_body(self, request) -> GraphQLRequestData | list[GraphQLRequestData]:
+        """The operation(s) of the request, checked before anything runs (request_body)."""
+        if request.method == "GET":
+            return request_body.from_query_string(dict(request.query_params))
+        content_type, _ = parse_content_type(request.content_type or "")
+        if content_type != "application/json":
+            raise request_body.RequestRefused(
+                "Send the operation as JSON (Content-Type: application/json).",
+                "UNSUPPORTED_MEDIA_TYPE",
+                415,
+            )
+        # The Django request's bytes: the adapter's `body` decodes them and would raise on
+        # invalid UTF-8.
+        return request_body.operations(request_body.load_json(request.request.body))
+
+    def process_result(self, request: HttpRequest, result: ExecutionResult) -> GraphQLHTTPResponse:
+        if result.errors:
+            error_codes.finish(result.errors, suggestions=settings.GRAPHQL_INTROSPECTION)
+        return process_result(result)
+
+
+_HTTP_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}

@@ -182,7 +182,7 @@ class WebhookQuery:
     def webhook_deliveries(
         self,
         info: Info,
-        webhook_id: relay.GlobalID,
+        webhook_id: strawberry.ID,
         state: WebhookDeliveryStateEnum | None = None,
         first: int = 20,
     ) -> list[WebhookDeliveryType]:
@@ -214,7 +214,7 @@ class WebhookMutation:
     @strawberry.mutation(permission_classes=[IsAuthenticated])
     @payload_errors
     def webhook_update(
-        self, info: Info, id: relay.GlobalID, input: WebhookUpdateInput
+        self, info: Info, id: strawberry.ID, input: WebhookUpdateInput
     ) -> WebhookPayload:
         endpoint = services.webhook_update(
             user=caller(info), pk=decode_pk(id, "WebhookEndpoint"), **_values(input)
@@ -226,7 +226,7 @@ class WebhookMutation:
         permission_classes=[IsAuthenticated],
     )
     @payload_errors
-    def webhook_secret_rotate(self, info: Info, id: relay.GlobalID) -> WebhookSecretPayload:
+    def webhook_secret_rotate(self, info: Info, id: strawberry.ID) -> WebhookSecretPayload:
         rotated = services.webhook_secret_rotate(
             user=caller(info), pk=decode_pk(id, "WebhookEndpoint")
         )
@@ -234,7 +234,7 @@ class WebhookMutation:
 
     @strawberry.mutation(permission_classes=[IsAuthenticated])
     @payload_errors
-    def webhook_delete(self, info: Info, id: relay.GlobalID) -> WebhookDeletePayload:
+    def webhook_delete(self, info: Info, id: strawberry.ID) -> WebhookDeletePayload:
         services.webhook_delete(user=caller(info), pk=decode_pk(id, "WebhookEndpoint"))
         return WebhookDeletePayload(deleted_id=id)
 
@@ -243,7 +243,7 @@ class WebhookMutation:
         permission_classes=[IsAuthenticated],
     )
     @payload_errors
-    def webhook_delivery_retry(self, info: Info, id: relay.GlobalID) -> WebhookDeliveryPayload:
+    def webhook_delivery_retry(self, info: Info, id: strawberry.ID) -> WebhookDeliveryPayload:
         delivery = services.webhook_delivery_retry(
             user=caller(info), pk=decode_pk(id, "WebhookDelivery")
         )

@@ -115,6 +115,12 @@ class Reminder(models.Model):
     message_id = models.CharField(max_length=255, blank=True, default="")
     delivery_status = models.CharField(max_length=32, blank=True, default="")
     last_error = models.TextField(blank=True, default="")
+    waiting_reason = models.CharField(
+        max_length=16,
+        blank=True,
+        default="",
+        help_text="EMAIL_LIMIT while held back by the owner's hourly or daily email cap.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

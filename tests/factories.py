@@ -2,6 +2,7 @@ from datetime import timedelta
 
 import factory
 from django.utils import timezone
+from django.utils.timezone import now
 
 from tasks.models import Reminder, ReminderState, Task, TaskDependency
 from users.models import User
@@ -16,6 +17,8 @@ class UserFactory(factory.django.DjangoModelFactory):
 
     email = factory.Sequence(lambda n: f"user{n}@example.com")
     timezone = "UTC"
+    # Most tests are about verified accounts; tests/users/test_email_verification.py is not.
+    email_verified_at = factory.LazyFunction(now)
     password = factory.PostGenerationMethodCall("set_password", PASSWORD)
 
     @factory.post_generation

@@ -47,6 +47,12 @@ class User(AbstractUser):
         validators=[validate_timezone],
         help_text="IANA time zone name used to show times in reminders.",
     )
+    email_verified_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the owner of the address followed the verification link; null until "
+        "then, and again after an email change. No reminder is sent to an unverified address.",
+    )
 
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"

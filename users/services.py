@@ -15,7 +15,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from core.unset import UNSET, Unset, given
-from users import selectors, throttle
+from users import accounts, selectors, throttle
 from users.errors import ApiTokenRejected
 from users.models import ApiToken, ApiTokenScope, User
 from users.validators import validate_timezone
@@ -29,20 +29,17 @@ LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
 def _throttled(what: str, seconds: int) -> ValidationError:
-    minutes = max(1, (seconds + 59) // 60)
-    unit = "minute" if minutes == 1 else "minutes"
-    return ValidationError(f"{what} Try again in {minutes} {unit}.", code="throttled")
+    return ValidationError(throttle.message(what, seconds), code="throttled")
 
 
 def user_register(
     *, email: str, password: str, timezone: str = "UTC", address: str | None = None
 ) -> User:
-    """A new account. With ``address`` (the client's), registrations from it are throttled:
+    """A new account, its address unverified: a verification link is emailed after the commit
+    (users.accounts). With ``address`` (the client's), registrations from it are throttled:
     every attempt counts, and a locked address is refused with code ``throttled``."""
-    if address is not None:
-        if locked_for := throttle.registration_locked_for(address=address):
-            raise _throttled("Too many registrations from your network.", locked_for)
-        throttle.registration_attempted(address=address)
+    if address is not None and (locked_for := throttle.registration_attempt(address=address)):
+        raise _throttled("Too many registrations from your network.", locked_for)
     email = User.objects.normalize_email(email)
     errors: dict[str, list[ValidationError]] = {}
     try:
@@ -70,6 +67,7 @@ def user_register(
     try:
         with transaction.atomic():
             user.save()
+            accounts.email_verification_send(user=user)
     except IntegrityError:
         # Two registrations racing for one address: the constraint decides.
         raise ValidationError(
@@ -82,17 +80,18 @@ def user_login(*, email: str, password: str, address: str, request=None) -> User
     """The user with these credentials, or ValidationError (``throttled``,
     ``invalid_credentials``). Logging in (the session) is the caller's part.
 
-    Failures count per account and per client address; while either is locked even the
-    right password is refused. A right password forgives the account's failures.
+    Attempts count per account and per client address, BEFORE the password is checked (an
+    atomic increment in the shared cache), so parallel guesses cannot outrun the count: at most
+    THROTTLE_LOGIN_ACCOUNT_FAILURES password checks per window. While either key is locked even
+    the right password is refused. A right password forgives the account's failures.
     """
     email = User.objects.normalize_email(email)
-    if locked_for := throttle.login_locked_for(email=email, address=address):
+    if locked_for := throttle.login_attempt(email=email, address=address):
         raise _throttled("Too many failed login attempts.", locked_for)
     user = authenticate(request, email=email, password=password)
     if user is None:
-        throttle.login_failed(email=email, address=address)
         raise ValidationError("Invalid email or password.", code="invalid_credentials")
-    throttle.login_succeeded(email=email)
+    throttle.login_succeeded(email=email, address=address)
     return user
 
 
@@ -131,12 +130,10 @@ def user_password_change(
     login of the account (a stolen session must not become a way to guess the password),
     and a locked account or address is refused with code ``throttled``."""
     if address is not None and (
-        locked_for := throttle.login_locked_for(email=user.email, address=address)
+        locked_for := throttle.login_attempt(email=user.email, address=address)
     ):
         raise _throttled("Too many failed login attempts.", locked_for)
     if not user.check_password(old_password):
-        if address is not None:
-            throttle.login_failed(email=user.email, address=address)
         raise ValidationError(
             {
                 "old_password": ValidationError(
@@ -144,6 +141,8 @@ def user_password_change(
                 )
             }
         )
+    if address is not None:
+        throttle.login_succeeded(email=user.email, address=address)
     try:
         password_validation.validate_password(new_password, user=user)
     except ValidationError as exc:
@@ -182,7 +181,14 @@ def api_token_create(
         errors["scopes"] = [ValidationError("Choose at least one scope.", code="required")]
     elif not scopes <= set(ApiTokenScope.values):
         errors["scopes"] = [ValidationError("Unknown scope.", code="invalid_choice")]
-    if expires_at is not None and expires_at <= timezone.now():
+    if expires_at is not None and timezone.is_naive(expires_at):
+        errors["expires_at"] = [
+            ValidationError(
+                "The expiry needs a UTC offset, e.g. 2030-01-31T09:00:00+01:00.",
+                code="naive_datetime",
+            )
+        ]
+    elif expires_at is not None and expires_at <= timezone.now():
         errors["expires_at"] = [
             ValidationError("The expiry must be in the future.", code="in_the_past")
         ]

@@ -16,4 +16,5 @@ One job per module:
 - ``delivery``: claim a batch, send each email (composed by the caller), record the outcome.
 - ``dispatch``: the periodic dispatcher that queues what comes near and re-queues what was lost.
 - ``tracking``: delivery status from the provider's tracking events.
+- ``gate``: who may get a reminder email now (a verified address, within the email caps).
 """

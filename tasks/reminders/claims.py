@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from tasks.events import reminder_events
 from tasks.models import Reminder, ReminderState
+from tasks.reminders import gate
 from tasks.reminders.sql import states, table, update_returning
 from tasks.reminders.wakeups import wake_after_commit
 from webhooks.models import EventType
@@ -56,22 +57,25 @@ def reminder_claim_due(
     A reminder is claimable while PENDING or QUEUED with ``due_at`` reached (or before
     ``due_before``: the sweeper takes only overdue ones): one that was rescheduled, cancelled,
     deleted or already claimed does not match, so a stale wake-up claims nothing. Concurrent
-    claimers get disjoint rows (SKIP LOCKED on PostgreSQL; SQLite serializes writers).
+    claimers get disjoint rows (SKIP LOCKED on PostgreSQL; SQLite serializes writers). Only
+    owners with a verified address, and within their email caps (tasks.reminders.gate): the
+    send loop never sees the others.
     """
     now = now or timezone.now()
     due_before = due_before or now
-    lock = " FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
+    lock = " FOR UPDATE OF r SKIP LOCKED" if connection.vendor == "postgresql" else ""
     reminders = table()
     rows = update_returning(
         f"UPDATE {reminders} SET state = 'SENDING', attempts = attempts + 1,"
-        f" version = version + 1, claimed_at = %s, updated_at = %s"
-        f" WHERE id IN (SELECT id FROM {reminders} WHERE state IN ({states(CLAIMABLE)})"
-        f" AND due_at <= %s ORDER BY due_at LIMIT %s{lock})"
+        f" version = version + 1, claimed_at = %s, updated_at = %s, waiting_reason = ''"
+        f" WHERE id IN (SELECT r.id FROM {reminders} r WHERE r.state IN ({states(CLAIMABLE)})"
+        f" AND r.due_at <= %s AND {gate.owner_verified_sql('r')}"
+        f" ORDER BY r.due_at LIMIT %s{lock})"
         f" AND state IN ({states(CLAIMABLE)})"
         f" RETURNING id, version, attempts",
         [now, now, due_before, limit],
     )
-    return [Claim(*row) for row in rows]
+    return gate.hold_over_cap([Claim(*row) for row in rows], now=now)
 
 
 def reminder_mark_sent(*, sent: Sequence[Sent]) -> int:

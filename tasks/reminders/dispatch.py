@@ -7,6 +7,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from tasks.reminders import gate
 from tasks.reminders.sql import aware, table, update_returning
 from tasks.reminders.wakeups import horizon, wake_after_commit
 
@@ -46,9 +47,12 @@ def reminder_dispatch(*, now: datetime | None = None, restart: bool = False) -> 
             [now, now, stale_before],
         )
         moments += [row[0] for row in rows]
+        # Reminders of unverified owners wait, unqueued, until the address is verified.
+        verified = gate.owner_verified_sql(reminders)
+        gate.expire_unverified(now=now)
         rows = update_returning(
             f"UPDATE {reminders} SET state = 'QUEUED', queued_at = %s, updated_at = %s"
-            f" WHERE state = 'PENDING' AND due_at <= %s RETURNING due_at",
+            f" WHERE state = 'PENDING' AND due_at <= %s AND {verified} RETURNING due_at",
             [now, now, horizon(now)],
         )
         moments += [row[0] for row in rows]
@@ -57,7 +61,7 @@ def reminder_dispatch(*, now: datetime | None = None, restart: bool = False) -> 
         rows = update_returning(
             f"UPDATE {reminders} SET queued_at = %s, updated_at = %s"
             f" WHERE state = 'QUEUED' AND queued_at < %s"
-            f" AND (due_at < %s OR %s) AND due_at <= %s RETURNING due_at",
+            f" AND (due_at < %s OR %s) AND due_at <= %s AND {verified} RETURNING due_at",
             [now, now, queued_before, lost_before, restart, horizon(now)],
         )
         moments += [row[0] for row in rows]

@@ -192,6 +192,7 @@ def reminders_after_reschedule(*, task: Task) -> None:
         reminder.attempts = 0
         reminder.queued_at = reminder.claimed_at = reminder.sent_at = None
         reminder.message_id = reminder.delivery_status = reminder.last_error = ""
+        reminder.waiting_reason = ""
         reminder.save()
         moved.append(reminder)
     _queue_if_near(moved, now)

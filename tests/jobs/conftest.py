@@ -98,6 +98,9 @@ def worker(postgres, redis_server, smtp_server, tmp_path_factory):
             # These tests run the dispatcher themselves, at chosen moments: no sweeper between.
             "REMINDER_SWEEP_SECONDS": "3600",
             "REMINDER_RETRY_BACKOFF_MS": "300",
+            # These tests send dozens of reminders to one owner at once: no email caps.
+            "REMINDER_EMAILS_PER_HOUR": "0",
+            "REMINDER_EMAILS_PER_DAY": "0",
             "dramatiq_worker_timeout": "100",
             "DRAMATIQ_NTHREADS": "4",
         },

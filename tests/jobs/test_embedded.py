@@ -16,7 +16,9 @@ from tasks import services
 from users.models import User
 
 call_command("migrate", verbosity=0)
-owner = User.objects.create_user(email="bob@example.com", password="x")
+owner = User.objects.create_user(
+    email="bob@example.com", password="x", email_verified_at=timezone.now()
+)
 soon = timezone.now() + timedelta(seconds=6)
 # Queued with a wake-up in this short-lived process's in-memory broker: lost when it exits,
 # as when the server restarts.

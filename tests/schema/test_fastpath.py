@@ -55,6 +55,7 @@ def test_an_invalid_enum_value_is_reported_at_the_fields_own_path(runs):
                 "message": "Enum 'TaskStatus' cannot represent value: 'LOST'",
                 "locations": [{"line": 1, "column": 35}],
                 "path": ["tasks", "edges", 2, "node", "status"],
+                "extensions": {"code": "INTERNAL_SERVER_ERROR"},
             }
         ],
     }

@@ -313,5 +313,13 @@ def test_mutations_cannot_ride_on_get_requests_where_csrf_does_not_look(user):
     client.force_login(user)
     response = client.get("/graphql/", {"query": TASK_CREATE})
     assert response.status_code == 400
-    assert response.content == b"mutations are not allowed when using GET"
+    assert response.json() == {
+        "data": None,
+        "errors": [
+            {
+                "message": "mutations are not allowed when using GET",
+                "extensions": {"code": "BAD_REQUEST"},
+            }
+        ],
+    }
     assert Task.objects.count() == 0

@@ -88,7 +88,7 @@ def test_the_webhook_secret_is_read_from_the_environment():
     result = run(
         "import django; django.setup(); from django.conf import settings; "
         "print(settings.ANYMAIL['WEBHOOK_SECRET'])",
-        EMAIL_PROVIDER="mailgun",
+        EMAIL_PROVIDER="postmark",
         ANYMAIL_WEBHOOK_SECRET="hook:s3cret",
     )
     assert result.returncode == 0, result.stderr
@@ -154,7 +154,11 @@ def test_production_answers_without_tracebacks_introspection_or_suggestions():
     result = run(REQUESTS)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == {
-        "bad_json": [400, "Unable to parse request body as JSON"],
+        "bad_json": [
+            400,
+            '{"data": null, "errors": [{"message": "The request body is not valid JSON.", '
+            '"extensions": {"code": "INVALID_JSON"}}]}',
+        ],
         "introspection": "GraphQL introspection has been disabled, but the requested query "
         "contained the field '__schema'.",
         "suggestion": "Cannot query field 'mee' on type 'Query'.",

@@ -94,7 +94,15 @@ def test_a_batch_of_eleven_operations_is_refused_whole(gql):
     batch = [{"query": 'mutation { taskCreate(input: {title: "x"}) { errors { code } } }'}] * 11
     response = gql.client.post("/graphql/", json.dumps(batch), content_type="application/json")
     assert response.status_code == 400
-    assert response.content == b"Too many operations"
+    assert response.json() == {
+        "data": None,
+        "errors": [
+            {
+                "message": "A batch can hold at most 10 operations.",
+                "extensions": {"code": "BATCH_TOO_LARGE"},
+            }
+        ],
+    }
 
 
 def test_a_body_over_the_upload_limit_is_a_400_not_a_500(gql, settings):
@@ -169,8 +177,9 @@ def test_client_errors_keep_their_message_when_masking(settings):
 
 def test_bad_variables_keep_their_message_when_masking(gql, settings):
     settings.GRAPHQL_MASK_ERRORS = True
-    body = gql("query($id: ID!) { task(id: $id) { title } }", {"id": "not-a-global-id"})
+    body = gql("query($n: Int) { tasks(first: $n) { totalCount } }", {"n": "many"})
     assert body["errors"][0]["message"] != "Internal error"
+    assert body["errors"][0]["extensions"] == {"code": "BAD_USER_INPUT"}
 
 
 def test_unexpected_exceptions_show_their_message_in_development(settings):

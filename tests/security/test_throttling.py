@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 import time
+import urllib.request
 
 import pytest
 from django.core.cache.backends.redis import RedisCache
@@ -12,6 +13,7 @@ from django.test import Client
 from tests.conftest import skip_or_fail
 from tests.factories import PASSWORD, UserFactory
 from tests.graphql import GraphQLClient
+from tests.processes import ROOT, free_port, wait_until
 from users import throttle
 
 pytestmark = pytest.mark.django_db
@@ -34,6 +36,14 @@ LOCKED = {
     "message": "Too many failed login attempts. Try again in 15 minutes.",
     "code": "throttled",
 }
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2):
+            return True
+    except OSError:
+        return False
 
 
 def client_from(address: str) -> GraphQLClient:
@@ -145,8 +155,8 @@ def test_a_lock_set_by_one_web_process_is_seen_by_another_through_redis(settings
     }
     email = f"alice-{time.time_ns()}@example.com"
     try:
-        for _ in range(5):
-            throttle.login_failed(email=email, address="10.0.0.1")
+        for _ in range(6):  # five let through to the password check, the sixth locks
+            throttle.login_attempt(email=email, address="10.0.0.1")
         other_process = subprocess.run(
             [
                 sys.executable,
@@ -178,3 +188,104 @@ def test_wrong_current_passwords_count_as_failed_logins(user, gql):
     assert login(client_from("10.0.0.2"), password=PASSWORD) == [LOCKED]
     user.refresh_from_db()
     assert user.check_password(PASSWORD)
+
+
+@pytest.mark.services
+def test_parallel_wrong_passwords_from_two_processes_get_at_most_the_limit_of_checks(tmp_path):
+    """2 client processes x 20 threads against gunicorn (2 workers x 20 threads) sharing Redis:
+    the server checks the password exactly THROTTLE_LOGIN_ACCOUNT_FAILURES (5) times."""
+    url = os.environ.get("REDIS_TEST_URL", "redis://127.0.0.1:6379/5")
+    redis = RedisCache(url, {})._cache.get_client()
+    try:
+        redis.ping()
+    except Exception as exc:  # any connection failure means no Redis here
+        skip_or_fail(f"Redis is not reachable at {url}: {exc}")
+    prefix = f"storm-{time.time_ns()}:"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.security.counting_server",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'storm.sqlite3'}",
+        "CACHE_URL": url,
+        "PASSWORD_CHECKS_URL": url,
+        "CACHE_KEY_PREFIX": prefix,
+        "DEBUG": "1",
+        "REMINDERS_EMBEDDED": "0",
+    }
+    env.pop("REDIS_URL", None)
+    manage = [sys.executable, str(ROOT / "manage.py")]
+    subprocess.run([*manage, "migrate", "--noinput"], env=env, check=True, capture_output=True)
+    subprocess.run(
+        [
+            *manage,
+            "shell",
+            "-c",
+            "from users.models import User; "
+            "User.objects.create_user('storm@example.com', 'the right passphrase')",
+        ],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    port = free_port(range(18400, 18440))
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "core.wsgi:application",
+            "--workers",
+            "2",
+            "--threads",
+            "20",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+        cwd=ROOT,
+    )
+    try:
+        assert wait_until(lambda: _answers(f"http://127.0.0.1:{port}/health/"), timeout=60)
+        start_at = time.time() + 2
+        clients = [
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "tests.security.login_storm",
+                    f"http://127.0.0.1:{port}/graphql/",
+                    "storm@example.com",
+                    "20",
+                    str(start_at),
+                ],
+                cwd=ROOT,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(2)
+        ]
+        codes = []
+        for client in clients:
+            out, _ = client.communicate(timeout=120)
+            assert client.returncode == 0
+            codes += out.split()
+        checks = int(redis.get(prefix + "password-checks") or 0)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        for key in redis.scan_iter(f"{prefix}*"):
+            redis.delete(key)
+    assert len(codes) == 40
+    assert codes.count("invalid_credentials") == 5
+    assert codes.count("throttled") == 35
+    assert checks == 5
+
+
+def test_parallel_registrations_are_counted_exactly(settings):
+    settings.THROTTLE_REGISTRATIONS = 3
+    from tests.processes import run_at_once
+
+    answers = run_at_once(lambda: throttle.registration_attempt(address="10.0.0.7"), times=20)
+    assert answers.count(0) == 3
+    assert all(3590 <= seconds <= 3600 for seconds in answers if seconds)

@@ -124,7 +124,7 @@ def test_a_missing_task_or_a_foreign_id_is_refused_as_not_found(user, gql):
     ]
     payload = gql.data(ADD, {"taskId": tid(paint), "preTaskIds": [global_id("User", 1)]})
     assert payload["taskAddPreTasks"]["errors"] == [
-        {"field": "preTaskIds", "message": "Pre-task not found.", "code": "not_found"}
+        {"field": "preTaskIds", "message": "1 of the pre-tasks do not exist.", "code": "not_found"}
     ]
 
 
