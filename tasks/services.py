@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from core.cleaning import clean_fields
 from core.unset import UNSET, Unset, given
 from tasks import events, graph, graph_queries
 from tasks.models import DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH, Task, TaskDependency, TaskStatus
@@ -84,17 +85,7 @@ _CLEANERS = {
 
 def _cleaned(values: dict[str, object], *, check_pre_tasks) -> dict[str, object]:
     """The given fields cleaned, or one ValidationError with every field's errors."""
-    errors: dict[str, list[ValidationError]] = {}
-    cleaned: dict[str, object] = {}
-    for name, value in values.items():
-        clean = check_pre_tasks if name == "pre_task_ids" else _CLEANERS[name]
-        try:
-            cleaned[name] = clean(value)
-        except ValidationError as exc:
-            errors[name] = exc.error_list
-    if errors:
-        raise ValidationError(errors)
-    return cleaned
+    return clean_fields(values, {**_CLEANERS, "pre_task_ids": check_pre_tasks})
 
 
 def _check_pre_tasks(

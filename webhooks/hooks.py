@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from core.cleaning import clean_fields
 from core.unset import UNSET, Unset, given
 from users.models import User
 from webhooks.models import (
@@ -74,15 +75,7 @@ def _cleaned(values: dict, check: DocumentCheck) -> dict:
         "document": lambda document: _clean_document(document, check),
         "variables": _clean_variables,
     }
-    errors, cleaned = {}, {}
-    for name, value in values.items():
-        try:
-            cleaned[name] = cleaners[name](value)
-        except ValidationError as exc:
-            errors[name] = exc.error_list
-    if errors:
-        raise ValidationError(errors)
-    return cleaned
+    return clean_fields(values, cleaners)
 
 
 def inbound_hook_create(

@@ -11,6 +11,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from core.cleaning import clean_fields
 from core.unset import UNSET, Unset, given
 from users.models import User
 from webhooks.models import (
@@ -75,15 +76,7 @@ _CLEANERS = {"url": _clean_url, "events": _clean_events, "description": _clean_d
 
 
 def _cleaned(values: dict) -> dict:
-    errors, cleaned = {}, {}
-    for name, value in values.items():
-        try:
-            cleaned[name] = _CLEANERS[name](value)
-        except ValidationError as exc:
-            errors[name] = exc.error_list
-    if errors:
-        raise ValidationError(errors)
-    return cleaned
+    return clean_fields(values, _CLEANERS)
 
 
 def webhook_create(
