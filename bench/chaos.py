@@ -181,6 +181,9 @@ def main() -> None:
             "EMAIL_HOST": "127.0.0.1",
             "EMAIL_PORT": str(smtp.port),
             "REMINDER_STALE_SENDING_SECONDS": "10",
+            # Thousands of reminders to one owner: no per-user email caps.
+            "REMINDER_EMAILS_PER_HOUR": "0",
+            "REMINDER_EMAILS_PER_DAY": "0",
             "dramatiq_worker_timeout": "100",
             "LOG_LEVEL": "WARNING",
         }

@@ -41,6 +41,9 @@ class Stack:
             "EMAIL_HOST": "127.0.0.1",
             "EMAIL_PORT": str(smtp_server.port),
             "REMINDER_RETRY_BACKOFF_MS": "20000",
+            # Bursts of hundreds of reminders to one owner: no per-user email caps.
+            "REMINDER_EMAILS_PER_HOUR": "0",
+            "REMINDER_EMAILS_PER_DAY": "0",
             "dramatiq_worker_timeout": "100",
         }
         self.redis_server = redis_server
