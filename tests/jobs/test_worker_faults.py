@@ -114,9 +114,11 @@ def test_redis_restarted_empty_with_reminders_queued_loses_nothing(
 
     redis_server.restart_empty()
     time.sleep(2.7)  # due, and lost for longer than REMINDER_LOST_AFTER_SECONDS
-    # Whatever the worker still held in memory may have gone out; the rest was lost with Redis.
+    # Whatever the worker had already fetched into memory goes out; the rest was lost with
+    # Redis. How many the worker fetched before the restart is a race (0 to 20 lost), so the
+    # test asserts what holds either way: the dispatcher re-queues exactly the lost ones and
+    # every reminder is sent once.
     lost = Reminder.objects.filter(state=ReminderState.QUEUED).count()
-    assert lost > 0
 
     assert reminder_dispatch() == lost
     assert wait_until(lambda: all_in(ReminderState.SENT, 20), 10), states()
