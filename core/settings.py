@@ -228,9 +228,10 @@ REMINDER_CLAIM_HOLD_SECONDS = env.int("REMINDER_CLAIM_HOLD_SECONDS", 10)
 # Dockerfile and `make worker` set 100, as Dramatiq's 1 s default makes reminders up to 1 s late.)
 REMINDERS_EMBEDDED = env.bool("REMINDERS_EMBEDDED", True)
 
-# Issue 14: reminders through real transports. Emails one batch keeps in flight on its HTTP
-# session (Anymail API providers); an SMTP batch sends on one connection, one at a time.
-REMINDER_HTTP_CONCURRENCY = env.int("REMINDER_HTTP_CONCURRENCY", 16)
+# Issue 14: reminders through real transports. Sender threads per worker process, shared by
+# its batches; each keeps one connection to the provider (SMTP or HTTP) and, while busy, one
+# to the database: size PostgreSQL's max_connections for them.
+REMINDER_SEND_THREADS = env.int("REMINDER_SEND_THREADS", 16)
 # Each worker process sweeps the database this often, sending what is still unsent this long
 # after it was due (its wake-up was lost with the broker) and recovering dead workers' claims.
 REMINDER_SWEEP_SECONDS = env.float("REMINDER_SWEEP_SECONDS", 5.0)

@@ -27,7 +27,7 @@ def _local(moment, zone: ZoneInfo) -> str:
     return f"{local:%A %-d %B %Y, %H:%M} ({zone.key})"
 
 
-def reminder_email(reminder: Reminder, connection=None) -> EmailMultiAlternatives:
+def reminder_email(reminder: Reminder) -> EmailMultiAlternatives:
     """The email for one reminder, loaded by ``tasks.reminders.selectors.reminders_for_delivery``
     (owner, open pre-tasks); ``deliver_batch`` calls it as its composer."""
     task = reminder.task
@@ -45,7 +45,6 @@ def reminder_email(reminder: Reminder, connection=None) -> EmailMultiAlternative
         subject=f"Reminder: {task.title} ({when})",
         body=render_to_string("jobs/reminder_email.txt", context),
         to=[owner.email],
-        connection=connection,
         headers={"X-Taskgraph-Reminder": str(reminder.pk), "Message-ID": message_id(reminder)},
     )
     message.attach_alternative(render_to_string("jobs/reminder_email.html", context), "text/html")

@@ -25,6 +25,10 @@ TASK_QUERY = """query Task($id: ID!) {
   }
 }"""
 
+# The query as a URL parameter (spaces as %20, never '+': the same link must work wherever it
+# is decoded), computed once: every reminder email carries it.
+_QUERY_PARAMETER = quote(TASK_QUERY, safe="")
+
 _served_at: str | None = None
 
 
@@ -45,7 +49,5 @@ def task_url(task: Task) -> str:
     global_id = base64.b64encode(f"Task:{task.pk}".encode()).decode()
     if settings.REMINDER_TASK_URL:
         return settings.REMINDER_TASK_URL.format(id=quote(global_id, safe=""))
-    # Spaces as %20, never '+': the same link must work wherever it is decoded.
-    query = quote(TASK_QUERY, safe="")
     variables = quote(json.dumps({"id": global_id}), safe="")
-    return f"{api_url()}/graphql/?q={query}&variables={variables}"
+    return f"{api_url()}/graphql/?q={_QUERY_PARAMETER}&variables={variables}"

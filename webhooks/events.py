@@ -23,6 +23,18 @@ def event_record(*, owner_id: int, type: EventType, data: dict) -> int:
     return events_record([(owner_id, type, data)])
 
 
+def owners_listening(type: EventType, owner_ids: Iterable[int]) -> set[int]:
+    """Which of these owners have an enabled endpoint listening for ``type`` (one query): a
+    caller that records many events of one kind can skip the others' outbox work."""
+    return {
+        owner_id
+        for owner_id, types in WebhookEndpoint.objects.filter(
+            owner_id__in=list(owner_ids), enabled=True
+        ).values_list("owner_id", "events")
+        if type in types
+    }
+
+
 def events_record(events: Iterable[Event], *, now: datetime | None = None) -> int:
     """Record many events with a fixed number of queries; returns how many deliveries."""
     events = list(events)

@@ -78,57 +78,33 @@ def reminder_claim_due(
     return gate.hold_over_cap([Claim(*row) for row in rows], now=now)
 
 
-def reminder_mark_sent(*, sent: Sequence[Sent]) -> int:
-    """The provider accepted these emails: one UPDATE for all of them, committed at once.
-    Each row changes only if its claim still holds. Returns how many rows changed."""
-    if not sent:
-        return 0
-    with transaction.atomic():
-        if connection.vendor != "postgresql":
-            rows = [row for item in sent for row in _mark_sent_rows([item])]
-        else:
-            rows = _mark_sent_rows(sent)
-        reminder_events(EventType.REMINDER_SENT, [row[0] for row in rows])
-    return len(rows)
+def reminder_mark_sent(*, sent: Sent, events: bool = True) -> bool:
+    """The provider accepted this email: SENT, committed at once, if the claim still holds.
+    Returns whether it did.
 
-
-def _mark_sent_rows(sent: Sequence[Sent]) -> list[tuple]:
+    ``events=False`` (no endpoint of the owner listens for reminder.sent: the caller asked
+    ``webhooks.events.owners_listening``) writes no outbox row: one UPDATE in autocommit,
+    which is all that stands between the provider's acceptance and the committed mark."""
     reminders = table()
-    if connection.vendor != "postgresql":
-        [item] = sent
-        return update_returning(
-            f"UPDATE {reminders} SET state = 'SENT', sent_at = %s, updated_at = %s,"
-            f" message_id = %s, delivery_status = %s, last_error = ''"
-            f" WHERE id = %s AND version = %s AND state = 'SENDING' RETURNING id",
-            [
-                item.at,
-                item.at,
-                item.message_id[:255],
-                item.delivery_status[:32],
-                item.claim.pk,
-                item.claim.version,
-            ],
-        )
-    values = ", ".join(
-        ["(%s::bigint, %s::integer, %s::timestamptz, %s::text, %s::text)"] * len(sent)
+    mark = (
+        f"UPDATE {reminders} SET state = 'SENT', sent_at = %s, updated_at = %s,"
+        f" message_id = %s, delivery_status = %s, last_error = ''"
+        f" WHERE id = %s AND version = %s AND state = 'SENDING' RETURNING id"
     )
-    params = []
-    for item in sent:
-        params += [
-            item.claim.pk,
-            item.claim.version,
-            item.at,
-            item.message_id[:255],
-            item.delivery_status[:32],
-        ]
-    return update_returning(
-        f"UPDATE {reminders} AS r SET state = 'SENT', sent_at = v.sent_at,"
-        f" updated_at = v.sent_at, message_id = v.message_id, delivery_status = v.status,"
-        f" last_error = ''"
-        f" FROM (VALUES {values}) AS v(id, version, sent_at, message_id, status)"
-        f" WHERE r.id = v.id AND r.version = v.version AND r.state = 'SENDING' RETURNING r.id",
-        params,
-    )
+    params = [
+        sent.at,
+        sent.at,
+        sent.message_id[:255],
+        sent.delivery_status[:32],
+        sent.claim.pk,
+        sent.claim.version,
+    ]
+    if not events:
+        return bool(update_returning(mark, params))
+    with transaction.atomic():
+        rows = update_returning(mark, params)
+        reminder_events(EventType.REMINDER_SENT, [row[0] for row in rows])
+    return bool(rows)
 
 
 def reminder_release(*, claims: Sequence[Claim]) -> int:

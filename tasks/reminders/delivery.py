@@ -3,13 +3,21 @@
 The loop belongs to the reminder's state machine (claim, release, retry or fail), so it lives
 here; what the email says is the caller's: ``deliver_batch`` takes the composer as a parameter
 (the actor passes ``jobs.emails.reminder_email``), so this module imports nothing from jobs.
+
+In a worker, a batch's thread claims, loads and composes; the process's sender threads
+(``SenderPool``, ``REMINDER_SEND_THREADS`` of them, shared by every batch) each keep one open
+connection to the provider and one to the database, send an email and mark it SENT on their
+own connection the moment the provider accepts it. That hand-off-free path, from the
+provider's answer to the committed mark, is the whole duplicate window: a worker killed inside
+it has sent an email it did not record, and the email goes out again after recovery.
 """
 
+import os
 import smtplib
 import threading
 import time
-from collections.abc import Callable, Iterable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from queue import Empty, SimpleQueue
 
@@ -23,10 +31,9 @@ from anymail.exceptions import (
 )
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
-from django.core.mail.backends.base import BaseEmailBackend
+from django.db import InterfaceError, OperationalError
 from django.db import connection as db_connection
 from django.utils import timezone
-from requests.adapters import HTTPAdapter
 
 from core.metrics import DELIVERIES, LATENESS
 from tasks.models import Reminder
@@ -40,15 +47,19 @@ from tasks.reminders.claims import (
     reminder_worker_session,
 )
 from tasks.reminders.selectors import reminders_for_delivery
+from webhooks.events import owners_listening
+from webhooks.models import EventType
 
 logger = structlog.get_logger(__name__)
+
+NO_DEADLINE = float("inf")
 
 # Provider answers that will not change on a retry.
 PERMANENT_HTTP_STATUSES = {400, 413, 422}
 
 
-# The email for a reminder loaded by ``reminders_for_delivery``, sent on this connection.
-Composer = Callable[[Reminder, BaseEmailBackend], EmailMessage]
+# The email for a reminder loaded by ``reminders_for_delivery``.
+Composer = Callable[[Reminder], EmailMessage]
 
 
 def is_permanent(exc: BaseException) -> bool:
@@ -83,141 +94,219 @@ def _provider_message_id(message) -> tuple[str, str]:
     return ("" if message_id is None else str(message_id)), "sent"
 
 
-class Outbox:
-    """One batch's way to the provider: one open connection, and sender threads that keep
-    ``concurrency`` emails in flight on it while the batch's own thread composes the next
-    emails and records the outcomes.
+class Mailer:
+    """One open connection to the provider (an SMTP connection, or an API provider's HTTP
+    session with its keep-alive connection), opened on first use and kept for every email
+    after it.
 
-    Django's SMTP backend and Anymail's both close a connection they opened themselves inside
-    ``send_messages``: opening it here first is what keeps one SMTP connection (one HTTP
-    session) for the whole batch. An SMTP connection carries one email at a time; an HTTP
-    session's connection pool carries ``REMINDER_HTTP_CONCURRENCY`` requests at once.
+    Django's SMTP backend and Anymail's both close, inside ``send_messages``, a connection
+    they opened themselves: opening it here first is what keeps it. An SMTP exchange that
+    failed may leave the connection unusable, so it is reopened for the next email; an HTTP
+    session replaces broken connections by itself.
     """
 
-    def __init__(self, *, on_accepted: Callable[[Claim, EmailMessage], None] | None = None):
-        self.on_accepted = on_accepted
-        self.connection = get_connection(fail_silently=False)
-        session_based = isinstance(self.connection, AnymailRequestsBackend)
-        self.concurrency = settings.REMINDER_HTTP_CONCURRENCY if session_based else 1
-        # A failed SMTP exchange may leave the connection unusable; an HTTP session's pool
-        # replaces broken connections by itself.
-        self.reopen_after_error = not session_based
-        self.broken = False
-        self.pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="reminder-send")
+    def __init__(self) -> None:
+        self.backend = get_connection(fail_silently=False)
+        self.session_based = isinstance(self.backend, AnymailRequestsBackend)
+        self.is_open = False
 
-    def __enter__(self) -> "Outbox":
+    def send(self, message: EmailMessage) -> None:
+        if not self.is_open:
+            self.backend.open()
+            self.is_open = True
+            if self.session_based:
+                _settle_environment(self.backend.session, self.backend.api_url)
         try:
-            self.connection.open()
-        except Exception as exc:
-            # The provider is down: each email fails on its own (transient, retried later).
-            logger.warning("email_connection_failed", error=_describe(exc))
-            self.broken = True
-        session = getattr(self.connection, "session", None)
-        if isinstance(session, requests.Session):
-            adapter = HTTPAdapter(pool_connections=1, pool_maxsize=self.concurrency)
-            session.mount("https://", adapter)
-            session.mount("http://", adapter)
-        return self
+            self.backend.send_messages([message])
+        except Exception:
+            if not self.session_based:
+                self.close()
+            raise
 
-    def __exit__(self, *exc_info) -> None:
-        self.pool.shutdown(wait=True)
-        self.connection.close()
+    def close(self) -> None:
+        if self.is_open:
+            self.is_open = False
+            try:
+                self.backend.close()
+            except Exception as exc:
+                logger.warning("email_connection_close_failed", error=_describe(exc))
 
-    def submit(self, claim: Claim, message) -> Future:
-        """Send in a sender thread; the future gives (error or None, seconds the send took)."""
-        return self.pool.submit(self._send, claim, message)
 
-    def _send(self, claim: Claim, message) -> tuple[Exception | None, float]:
-        started = time.monotonic()
+def _settle_environment(session: requests.Session, url: str) -> None:
+    """Read the proxy and CA-bundle variables once for the session's life instead of on every
+    request (requests does that, netrc file lookups included, while ``trust_env`` is on: about
+    a tenth of the worker's time per email). The same variables are honoured."""
+    session.proxies.update(requests.utils.get_environ_proxies(url))
+    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    if bundle and session.verify is True:
+        session.verify = bundle
+    session.trust_env = False
+
+
+@dataclass(eq=False, slots=True)
+class Job:
+    """One email of a batch, and what became of it."""
+
+    claim: Claim
+    reminder: Reminder
+    message: EmailMessage | None
+    # Whether some webhook endpoint of the owner listens for reminder.sent: only then does the
+    # SENT mark need the events query and a transaction of its own.
+    events: bool = False
+    # Past this moment (time.monotonic) the email is not sent but given back.
+    deadline: float = NO_DEADLINE
+    finished: SimpleQueue | None = None
+    error: Exception | None = None
+    sent: Sent | None = None
+    released: bool = False
+    seconds: float = 0.0
+
+
+def _deliver(job: Job, mailer: Mailer) -> None:
+    """Send one email and, if the provider accepted it, mark it SENT at once on this thread's
+    database connection."""
+    if job.message is None:
+        return  # the composer failed: job.error says why
+    started = time.monotonic()
+    if started > job.deadline:
+        job.released = True
+        return
+    try:
+        mailer.send(job.message)
+    except Exception as exc:
+        job.error = exc
+        job.seconds = time.monotonic() - started
+        return
+    message_id, status = _provider_message_id(job.message)
+    job.sent = Sent(job.claim, timezone.now(), message_id, status)
+    job.seconds = time.monotonic() - started
+    _record_sent(job)
+
+
+def _record_sent(job: Job) -> None:
+    for attempt in (1, 2):
         try:
-            if self.broken:
-                self.connection.close()
-                self.connection.open()
-                self.broken = False
-            self.connection.send_messages([message])
-        except Exception as exc:
-            self.broken = self.reopen_after_error
-            return exc, time.monotonic() - started
-        if self.on_accepted is not None:
-            self.on_accepted(claim, message)
-        return None, time.monotonic() - started
+            if db_connection.connection is None:  # (re)connecting: set the session up
+                reminder_worker_session()
+            reminder_mark_sent(sent=job.sent, events=job.events)
+            return
+        except (OperationalError, InterfaceError):
+            if db_connection.in_atomic_block or attempt == 2:
+                # The database is unreachable: this claim goes stale and the email is sent
+                # again (a duplicate), which is all a lost write can cost.
+                logger.exception("reminder_mark_not_recorded", reminder_id=job.claim.pk)
+                return
+            db_connection.close()  # a connection the database dropped: one more try
 
 
-class MarkRecorder:
-    """Commits SENT marks from a thread (and database connection) of its own, the moment a
-    sender thread reports the provider's acceptance: the duplicate window is this hand-off and
-    one UPDATE, whatever the batch's thread is doing meanwhile. Marks that arrive together
-    share the UPDATE. One recorder serves every batch of the process; it closes its connection
-    after a second without marks.
+class SenderPool:
+    """The worker process's sender threads, shared by all its batches (and its sweeper).
 
-    Only for a batch in autocommit (a worker): inside a transaction (a test, a caller's atomic
-    block) another connection could not see the batch's claims, and the batch's own thread
-    writes the marks.
+    Each thread owns a ``Mailer`` and, through Django, a database connection of its own; both
+    are closed after a second without emails. A batch puts its jobs on the queue and takes
+    them back, done, from its own ``finished`` queue.
     """
 
     IDLE_CLOSE_S = 1.0
-    _shared: "MarkRecorder | None" = None
+    _shared: "SenderPool | None" = None
     _shared_lock = threading.Lock()
 
     @classmethod
-    def shared(cls) -> "MarkRecorder":
+    def shared(cls) -> "SenderPool":
         with cls._shared_lock:
-            if cls._shared is None or not cls._shared.thread.is_alive():
-                cls._shared = cls()
-            return cls._shared
+            pool = cls._shared
+            if pool is None or pool.pid != os.getpid() or not pool.alive():
+                pool = cls._shared = cls(settings.REMINDER_SEND_THREADS)
+            return pool
 
-    def __init__(self) -> None:
-        self.queue: SimpleQueue[tuple[Sent, Ticket]] = SimpleQueue()
-        self.thread = threading.Thread(target=self._run, name="reminder-record", daemon=True)
-        self.thread.start()
+    def __init__(self, size: int) -> None:
+        self.pid = os.getpid()
+        self.size = size
+        self.queue: SimpleQueue[Job] = SimpleQueue()
+        self.threads = [
+            threading.Thread(target=self._run, name=f"reminder-send-{n}", daemon=True)
+            for n in range(size)
+        ]
+        for thread in self.threads:
+            thread.start()
 
-    def add(self, ticket: "Ticket", claim: Claim, message) -> None:
-        message_id, status = _provider_message_id(message)
-        ticket.expect()
-        self.queue.put((Sent(claim, timezone.now(), message_id, status), ticket))
+    def alive(self) -> bool:
+        return all(thread.is_alive() for thread in self.threads)
+
+    def submit(self, job: Job) -> None:
+        self.queue.put(job)
 
     def _run(self) -> None:
+        mailer = Mailer()
         while True:
             try:
-                first = self.queue.get(timeout=self.IDLE_CLOSE_S)
+                job = self.queue.get(timeout=self.IDLE_CLOSE_S)
             except Empty:
+                mailer.close()
                 db_connection.close()
-                first = self.queue.get()
-            items = [first]
-            while not self.queue.empty():
-                items.append(self.queue.get())
+                job = self.queue.get()
             try:
-                if db_connection.connection is None:  # (re)connecting: set the session up
-                    reminder_worker_session()
-                reminder_mark_sent(sent=[sent for sent, _ in items])
-            except Exception:
-                # The database is unreachable: these claims go stale and are sent again
-                # (duplicates), which is all a lost write can cost.
-                logger.exception("reminder_marks_not_recorded", count=len(items))
-                db_connection.close()
-            for _, ticket in items:
-                ticket.recorded()
+                _deliver(job, mailer)
+            except Exception as exc:  # a bug, not a provider's answer: fail this email only
+                logger.exception("reminder_send_crashed", reminder_id=job.claim.pk)
+                job.error = exc
+            finally:
+                job.finished.put(job)
 
 
-class Ticket:
-    """One batch's marks in the recorder: the batch waits for them before it returns."""
+@dataclass
+class _Outcomes:
+    """A batch's counts, and the claims it gives back at the end."""
 
-    def __init__(self) -> None:
-        self.outstanding = 0
-        self.condition = threading.Condition()
+    counts: dict
+    to_release: list[Claim] = field(default_factory=list)
 
-    def expect(self) -> None:
-        with self.condition:
-            self.outstanding += 1
+    def record(self, job: Job) -> None:
+        reminder, claim = job.reminder, job.claim
+        if job.released:
+            self.to_release.append(claim)
+            return
+        if job.error is None:
+            self.counts["sent"] += 1
+            lateness = (job.sent.at - reminder.remind_at).total_seconds()
+            DELIVERIES.labels("sent").inc()
+            LATENESS.observe(max(lateness, 0.0))
+            logger.info(
+                "reminder_delivery",
+                reminder_id=reminder.pk,
+                task_id=reminder.task_id,
+                attempt=claim.attempts,
+                outcome="sent",
+                provider_message_id=job.sent.message_id,
+                lateness_s=round(lateness, 3),
+            )
+            return
+        error = _describe(job.error)
+        retry_at = reminder_mark_failed(claim=claim, error=error, permanent=is_permanent(job.error))
+        outcome = "retrying" if retry_at else "failed"
+        self.counts[outcome] += 1
+        DELIVERIES.labels(outcome).inc()
+        logger.warning(
+            "reminder_delivery",
+            reminder_id=reminder.pk,
+            task_id=reminder.task_id,
+            attempt=claim.attempts,
+            outcome=outcome,
+            retry_at=retry_at.isoformat() if retry_at else None,
+            error=error,
+        )
 
-    def recorded(self) -> None:
-        with self.condition:
-            self.outstanding -= 1
-            self.condition.notify_all()
-
-    def wait(self) -> None:
-        with self.condition:
-            self.condition.wait_for(lambda: self.outstanding == 0)
+    def release(self) -> None:
+        if not self.to_release:
+            return
+        released = reminder_release(claims=self.to_release)
+        self.counts["released"] = released
+        DELIVERIES.labels("released").inc(released)
+        logger.info(
+            "reminders_released",
+            reminder_ids=[claim.pk for claim in self.to_release],
+            released=released,
+        )
 
 
 def deliver_batch(
@@ -230,107 +319,71 @@ def deliver_batch(
     """Claim up to ``limit`` due reminders and send each email ``compose`` makes. Returns counts
     by outcome.
 
-    The batch's thread composes emails and hands them to the outbox's sender threads, keeping
-    a few in flight, and records the failures; each email the provider accepted is marked SENT
-    by the recorder thread the moment its sender reports it, so a crash can double only the
-    emails accepted and not yet recorded: the duplicate window.
+    In a worker the emails go to the process's ``SenderPool``, at most two per sender thread in
+    flight from one batch, while this thread composes the next ones and records failures.
+    Inside a transaction (a test, a caller's atomic block) other connections could not see the
+    claims, so this thread sends and records each email itself, on one connection.
+
+    A batch still sending after ``REMINDER_CLAIM_HOLD_SECONDS`` gives the rest back (QUEUED,
+    attempt not counted) before the dispatcher would think this worker dead
+    (``REMINDER_STALE_SENDING_SECONDS``) and send them again; its first email always goes.
     """
     reminder_worker_session()
     claims = reminder_claim_due(limit=limit, due_before=due_before)
-    counts = {"claimed": len(claims), "sent": 0, "retrying": 0, "failed": 0, "released": 0}
+    outcomes = _Outcomes({"claimed": len(claims), "sent": 0, "retrying": 0, "failed": 0})
+    outcomes.counts["released"] = 0
     if not claims:
-        return counts
+        return outcomes.counts
     if len(claims) == limit and on_full_batch is not None:
         try:
             on_full_batch()
         except Exception as exc:
             # The broker is down: this batch goes on, the sweeper takes what is left.
             logger.warning("next_batch_not_handed_on", error=_describe(exc))
-    claimed = time.monotonic()
+    deadline = time.monotonic() + settings.REMINDER_CLAIM_HOLD_SECONDS
     by_pk = {claim.pk: claim for claim in claims}
     batch = reminders_for_delivery(pks=by_pk)
-    in_flight: dict[Future, tuple] = {}
-    recorder = None if db_connection.in_atomic_block else MarkRecorder.shared()
-    ticket = Ticket()
-
-    def record(done: Iterable[Future]) -> None:
-        sent = []
-        for future in done:
-            reminder, message = in_flight.pop(future)
-            error, _ = future.result()
-            claim = by_pk[reminder.pk]
-            if error is None:
-                message_id, status = _provider_message_id(message)
-                now = timezone.now()
-                if recorder is None:
-                    sent.append(Sent(claim, now, message_id, status))
-                counts["sent"] += 1
-                lateness = (now - reminder.remind_at).total_seconds()
-                DELIVERIES.labels("sent").inc()
-                LATENESS.observe(max(lateness, 0.0))
-                logger.info(
-                    "reminder_delivery",
-                    reminder_id=reminder.pk,
-                    task_id=reminder.task_id,
-                    attempt=claim.attempts,
-                    outcome="sent",
-                    provider_message_id=message_id,
-                    lateness_s=round(lateness, 3),
-                )
-                continue
-            retry_at = reminder_mark_failed(
-                claim=claim, error=_describe(error), permanent=is_permanent(error)
+    listened = owners_listening(EventType.REMINDER_SENT, {r.task.owner_id for r in batch})
+    inline = db_connection.in_atomic_block
+    mailer = Mailer() if inline else None
+    pool = None if inline else SenderPool.shared()
+    finished: SimpleQueue[Job] = SimpleQueue()
+    window = 2 * (pool.size if pool else 1)
+    outstanding = 0
+    try:
+        for position, reminder in enumerate(batch):
+            job = Job(
+                claim=by_pk[reminder.pk],
+                reminder=reminder,
+                message=None,
+                events=reminder.task.owner_id in listened,
+                deadline=deadline if position else NO_DEADLINE,
+                finished=finished,
             )
-            outcome = "retrying" if retry_at else "failed"
-            counts[outcome] += 1
-            DELIVERIES.labels(outcome).inc()
-            logger.warning(
-                "reminder_delivery",
-                reminder_id=reminder.pk,
-                task_id=reminder.task_id,
-                attempt=claim.attempts,
-                outcome=outcome,
-                retry_at=retry_at.isoformat() if retry_at else None,
-                error=_describe(error),
-            )
-        reminder_mark_sent(sent=sent)
-
-    def on_accepted(claim: Claim, message) -> None:
-        recorder.add(ticket, claim, message)
-
-    with Outbox(on_accepted=on_accepted if recorder else None) as outbox:
-        window = 2 * outbox.concurrency
-        try:
-            for position, reminder in enumerate(batch):
-                if position and time.monotonic() - claimed > settings.REMINDER_CLAIM_HOLD_SECONDS:
-                    # A slow provider: give the rest back before the dispatcher would think
-                    # this worker dead (REMINDER_STALE_SENDING_SECONDS) and send them again.
-                    rest = [by_pk[r.pk] for r in batch[position:]]
-                    counts["released"] = reminder_release(claims=rest)
-                    DELIVERIES.labels("released").inc(counts["released"])
-                    logger.info(
-                        "reminders_released",
-                        reminder_ids=[claim.pk for claim in rest],
-                        released=counts["released"],
-                    )
-                    break
+            if position and time.monotonic() > deadline:
+                job.released = True  # not even composed
+            else:
                 try:
-                    message = compose(reminder, outbox.connection)
+                    job.message = compose(reminder)
                 except Exception as exc:
                     # An email that cannot be built fails like a refused one (a bad address
                     # is permanent), recorded through the same path, not the whole batch.
-                    failed: Future = Future()
-                    failed.set_result((exc, None))
-                    in_flight[failed] = (reminder, None)
-                else:
-                    in_flight[outbox.submit(by_pk[reminder.pk], message)] = (reminder, message)
-                done = [future for future in in_flight if future.done()]
-                if len(in_flight) - len(done) >= window:
-                    done = wait(in_flight, return_when=FIRST_COMPLETED).done
-                if done:
-                    record(done)
-        finally:
-            while in_flight:
-                record(wait(in_flight, return_when=FIRST_COMPLETED).done)
-            ticket.wait()
-    return counts
+                    job.error = exc
+            if pool is None or job.message is None or job.released:
+                if mailer is not None:
+                    _deliver(job, mailer)
+                outcomes.record(job)
+                continue
+            pool.submit(job)
+            outstanding += 1
+            while outstanding and (outstanding >= window or not finished.empty()):
+                outcomes.record(finished.get())
+                outstanding -= 1
+    finally:
+        while outstanding:
+            outcomes.record(finished.get())
+            outstanding -= 1
+        if mailer is not None:
+            mailer.close()
+        outcomes.release()
+    return outcomes.counts

@@ -9,6 +9,7 @@ from urllib.parse import quote
 import pytest
 from anymail.exceptions import AnymailAPIError, AnymailInvalidAddress, AnymailRecipientsRefused
 from django.core import mail
+from django.db import connection
 from django.utils import timezone
 
 from jobs.emails import reminder_email
@@ -114,7 +115,7 @@ def test_a_worker_that_lost_its_claim_cannot_overwrite_the_newer_state(user):
     reminder = DueReminderFactory(task=TaskFactory(owner=user))
     [claim] = claims.reminder_claim_due(limit=10)
     Reminder.objects.filter(pk=reminder.pk).update(version=claim.version + 1, state="QUEUED")
-    assert claims.reminder_mark_sent(sent=[claims.Sent(claim, timezone.now())]) == 0
+    assert claims.reminder_mark_sent(sent=claims.Sent(claim, timezone.now())) is False
     reminder.refresh_from_db()
     assert reminder.state == ReminderState.QUEUED
 
@@ -269,3 +270,23 @@ def test_an_email_carries_a_message_id_naming_its_reminder_and_moment(smtp_email
 
     [received] = inbox.received
     assert received.message["Message-ID"] == f"<reminder.{reminder.pk}.{at}@taskgraph.localhost>"
+
+
+def test_a_batch_loads_its_emails_in_fixed_queries_and_marks_each_once(
+    user, anymail_test, django_assert_num_queries
+):
+    """Per batch: (on PostgreSQL, the session's synchronous_commit), the claim, the owners'
+    email caps (two), the reminders with task and owner, their open pre-tasks, who listens for
+    reminder.sent; then one UPDATE per email. Composing an email reads no deferred column."""
+    session = 1 if connection.vendor == "postgresql" else 0
+    for count in (1, 3):
+        for n in range(count):
+            task = TaskFactory(owner=user, title=f"T{n}", description="D", scheduled_at=None)
+            TaskDependencyFactory(task=task, pre_task__owner=user, pre_task__title=f"P{n}")
+            DueReminderFactory(task=task)
+        mail.outbox = []
+        with django_assert_num_queries(session + 6 + count):
+            assert deliver_batch(limit=10, compose=reminder_email)["sent"] == count
+        assert sorted((m.subject.split(" (")[0], m.body.count("- P")) for m in mail.outbox) == [
+            (f"Reminder: T{n}", 1) for n in range(count)
+        ]

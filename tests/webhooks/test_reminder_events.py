@@ -55,7 +55,7 @@ def test_sent_then_delivered(
 def test_failed(user, endpoint, receiver, stub_broker, django_capture_on_commit_callbacks):
     reminder = DueReminderFactory(task=TaskFactory(owner=user, title="Call"))
 
-    def refuse(reminder, connection):
+    def refuse(reminder):
         raise AnymailRecipientsRefused("refused")
 
     with django_capture_on_commit_callbacks(execute=True):
