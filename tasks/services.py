@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from core.cleaning import clean_fields
@@ -14,8 +15,15 @@ from core.unset import UNSET, Unset, given
 from tasks import events, graph, graph_queries
 from tasks.models import DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH, Task, TaskDependency, TaskStatus
 from tasks.reminders import services as reminders
-from tasks.selectors import schedule_ordered, task_pks_owned, task_visible
+from tasks.selectors import (
+    has_open_pre_task,
+    schedule_ordered,
+    task_is_ready,
+    task_pks_owned,
+    task_visible,
+)
 from users.models import User
+from webhooks.events import events_record
 from webhooks.models import EventType
 
 # Longest cycle spelled out in full in an error message; longer ones keep both ends.
@@ -169,33 +177,85 @@ def _add_pre_tasks(*, task: Task, pre_task_ids: list[int]) -> None:
     )
 
 
+# Readiness events. A task becomes ready when its last open pre-task is completed, deleted or
+# removed from its pre-tasks; the services record task.ready in the same transaction, under the
+# owner's graph lock, so that two such changes racing each other cannot both miss it. Gaining
+# an open pre-task (added, or reopened) has no "not ready" event: task.updated says the set
+# changed, and a reopened task's own task.updated says it is open again.
+
+
+def _ready_now(*, task: Task) -> list[Task]:
+    """The task as it is now, if it is open with no open pre-task; else nothing."""
+    return list(
+        Task.objects.filter(pk=task.pk, status=TaskStatus.OPEN).exclude(has_open_pre_task())
+    )
+
+
+def _freed_by_deleting(*, task: Task) -> list[Task]:
+    """The open dependents whose last open pre-task is this task (one query, before it goes)."""
+    other_open_pre_tasks = TaskDependency.objects.filter(
+        task_id=OuterRef("pk"), pre_task__status=TaskStatus.OPEN
+    ).exclude(pre_task_id=task.pk)
+    return list(
+        Task.objects.filter(
+            pre_task_links__pre_task_id=task.pk,
+            pre_task_links__pre_task__status=TaskStatus.OPEN,
+            status=TaskStatus.OPEN,
+        )
+        .exclude(Exists(other_open_pre_tasks))
+        .order_by("pk")
+    )
+
+
+def _record(type: EventType, task: Task, *, ready: Sequence[Task] = ()) -> None:
+    """One event on the task, and task.ready for each task in ``ready``."""
+    events_record(
+        [
+            (task.owner_id, type, events.task_data(task)),
+            *((other.owner_id, EventType.TASK_READY, events.task_data(other)) for other in ready),
+        ]
+    )
+
+
 def task_pre_tasks_add(*, task: Task, pre_task_ids: Sequence[int]) -> Task:
     """Add pre-tasks; ones already there are a no-op. All or nothing: one own-task, missing
-    or cycle-closing id refuses the whole call."""
+    or cycle-closing id refuses the whole call. task.updated only when an edge was added."""
     try:
         wanted = _check_new_pre_tasks(task=task, pre_task_ids=pre_task_ids)
     except ValidationError as exc:
         raise ValidationError({"pre_task_ids": exc.error_list}) from None
     with transaction.atomic():
         _lock_graph(owner_id=task.owner_id)
-        kept = TaskDependency.objects.filter(task=task).exclude(pre_task_id__in=wanted).count()
+        current = set(
+            TaskDependency.objects.filter(task=task).values_list("pre_task_id", flat=True)
+        )
+        new = [pk for pk in wanted if pk not in current]
         try:
-            _check_pre_task_count(kept + len(wanted))
+            _check_pre_task_count(len(current) + len(new))
         except ValidationError as exc:
             raise ValidationError({"pre_task_ids": exc.error_list}) from None
-        _add_pre_tasks(task=task, pre_task_ids=wanted)
+        if new:
+            # The edges already there cannot close a cycle: the graph has none.
+            _add_pre_tasks(task=task, pre_task_ids=new)
+            _record(EventType.TASK_UPDATED, task)
     return task
 
 
 def task_pre_tasks_remove(*, task: Task, pre_task_ids: Sequence[int]) -> Task:
-    """Remove pre-tasks; the user's tasks that are not pre-tasks of this one are a no-op."""
+    """Remove pre-tasks; the user's tasks that are not pre-tasks of this one are a no-op.
+    task.updated when an edge was removed, and task.ready when that freed the task."""
     try:
         wanted = _check_pre_tasks(owner=_owner(task), pre_task_ids=pre_task_ids)
     except ValidationError as exc:
         raise ValidationError({"pre_task_ids": exc.error_list}) from None
     with transaction.atomic():
         _lock_graph(owner_id=task.owner_id)
-        TaskDependency.objects.filter(task=task, pre_task_id__in=wanted).delete()
+        was_blocked = not task_is_ready(task=task)
+        removed, _ = TaskDependency.objects.filter(task=task, pre_task_id__in=wanted).delete()
+        if removed:
+            _record(
+                EventType.TASK_UPDATED, task, ready=_ready_now(task=task) if was_blocked else []
+            )
     return task
 
 
@@ -259,9 +319,11 @@ def task_update(
         return task
 
     rescheduled = "scheduled_at" in changes and changes["scheduled_at"] != task.scheduled_at
+    was_blocked = False
     with transaction.atomic():
         if pre_task_ids is not UNSET:
             _lock_graph(owner_id=task.owner_id)
+            was_blocked = not task_is_ready(task=task)
             _set_pre_tasks(task=task, pre_task_ids=pre_task_ids)
         if changes:
             for name, value in changes.items():
@@ -269,7 +331,7 @@ def task_update(
             task.save(update_fields=[*changes, "updated_at"])
             if rescheduled:
                 reminders.reminders_after_reschedule(task=task)
-        events.task_event(EventType.TASK_UPDATED, task)
+        _record(EventType.TASK_UPDATED, task, ready=_ready_now(task=task) if was_blocked else [])
     return task
 
 
@@ -287,8 +349,13 @@ def task_update_owned(*, user: User, pk: int | None, **changes: object) -> Task:
 
 
 def task_delete(*, task: Task) -> None:
+    """Delete the task (its edges and reminders with it): task.deleted, and task.ready for each
+    dependent whose last open pre-task it was. A fixed number of queries, whatever the number
+    of dependents."""
     with transaction.atomic():
-        events.task_event(EventType.TASK_DELETED, task)
+        _lock_graph(owner_id=task.owner_id)
+        freed = _freed_by_deleting(task=task)
+        _record(EventType.TASK_DELETED, task, ready=freed)
         task.delete()
 
 
@@ -315,6 +382,9 @@ def task_complete(*, task: Task, force: bool = False) -> Task:
     task.status = TaskStatus.DONE
     task.completed_at = timezone.now()
     with transaction.atomic():
+        # Serialized with the other changes that can free a dependent (see "Readiness events"):
+        # two last pre-tasks completed at once must not both see the other one still open.
+        _lock_graph(owner_id=task.owner_id)
         task.save(update_fields=["status", "completed_at", "updated_at"])
         reminders.reminders_cancel(task=task)
         events.task_completed_events(task)

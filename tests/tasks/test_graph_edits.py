@@ -312,9 +312,10 @@ def test_adding_a_pre_task_costs_the_same_queries_whatever_the_chain_length(
 ):
     tasks = chain(user, *(f"T{i}" for i in range(length)))
     outsider = TaskFactory(owner=user, title="Outsider")
-    # session, user, the task, the pre-tasks owned, savepoint, owner lock, the pre-task
-    # count, cycle check, insert, release, then the payload's preTasks
-    with django_assert_num_queries(11):
+    # session, user, the task, the pre-tasks owned, savepoint, owner lock, the current
+    # pre-tasks, cycle check, insert, the task.updated event's endpoints, release, then the
+    # payload's preTasks
+    with django_assert_num_queries(12):
         payload = add(gql, tasks[0], outsider)
     assert payload["errors"] == []
 
@@ -324,8 +325,8 @@ def test_refusing_a_cycle_costs_the_same_queries_whatever_the_chain_length(
     user, gql, django_assert_num_queries, length
 ):
     tasks = chain(user, *(f"T{i}" for i in range(length)))
-    # session, user, the task, the pre-tasks owned, savepoint, owner lock, the pre-task
-    # count, cycle check, the cycle's edges, its titles, rollback to the savepoint, release
+    # session, user, the task, the pre-tasks owned, savepoint, owner lock, the current
+    # pre-tasks, cycle check, the cycle's edges, its titles, rollback to the savepoint, release
     with django_assert_num_queries(12):
         payload = add(gql, tasks[0], tasks[-1])
     assert [e["code"] for e in payload["errors"]] == ["cycle"]

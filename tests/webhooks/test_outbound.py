@@ -182,6 +182,7 @@ def test_update_complete_ready_and_delete_events(
     assert got == [
         ("task.completed", "Pre (renamed)"),
         ("task.deleted", "Other pre"),
+        ("task.ready", "Blocked"),  # its last open pre-task deleted
         ("task.ready", "Dependent"),
         ("task.updated", "Pre (renamed)"),
     ]
