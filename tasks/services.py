@@ -16,6 +16,7 @@ from tasks.models import DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH, Task, TaskDep
 from tasks.reminders import services as reminders
 from tasks.selectors import schedule_ordered, task_pks_owned, task_visible
 from users.models import User
+from users.services import user_lock
 from webhooks.models import EventType
 
 # Longest cycle spelled out in full in an error message; longer ones keep both ends.
@@ -141,10 +142,8 @@ def _check_new_pre_tasks(
 
 def _lock_graph(*, owner_id: int) -> None:
     """Serialize graph writes per owner until the transaction ends, so that two requests
-    adding A -> B and B -> A cannot both pass the cycle check. PostgreSQL locks the owner's
-    row; SQLite ignores FOR UPDATE, but its IMMEDIATE transactions already write one at a time.
-    """
-    list(User.objects.select_for_update().filter(pk=owner_id).values_list("pk", flat=True))
+    adding A -> B and B -> A cannot both pass the cycle check."""
+    user_lock(user_id=owner_id)
 
 
 def _refuse_cycles(*, task: Task, pre_task_ids: list[int]) -> None:
