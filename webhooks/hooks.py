@@ -1,7 +1,6 @@
 """Inbound hooks: create, rotate, enable or disable, delete; the variables a request's body
 gives the stored mutation; the log of received requests."""
 
-import json
 from collections.abc import Callable
 
 from django.conf import settings
@@ -198,7 +197,3 @@ def inbound_delivery_list(*, user: User, hook_pk, limit: int) -> list[InboundDel
 
 def inbound_hook_list(*, user: User):
     return InboundHook.objects.filter(owner=user).order_by("created_at", "pk")
-
-
-def parse_body(body: bytes) -> object:
-    return json.loads(body)
