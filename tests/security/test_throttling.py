@@ -162,7 +162,7 @@ def test_a_lock_set_by_one_web_process_is_seen_by_another_through_redis(settings
                 sys.executable,
                 "-c",
                 "import django; django.setup(); from users import throttle; "
-                f"print(throttle.login_locked_for(email={email!r}, address='10.9.9.9'))",
+                f"print(throttle.login_attempt(email={email!r}, address='10.9.9.9'))",
             ],
             env={**os.environ, "CACHE_URL": url, "DJANGO_SETTINGS_MODULE": "core.settings"},
             capture_output=True,
