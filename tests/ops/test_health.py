@@ -14,11 +14,10 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
-from dramatiq import Worker
 
 from core import health
 from jobs import actors
-from tests.conftest import skip_or_fail
+from tests.conftest import run_in_a_worker, skip_or_fail
 from tests.factories import UserFactory
 from tests.processes import ROOT, free_port, wait_until
 
@@ -127,14 +126,7 @@ def test_non_staff_users_get_no_detail(client):
 def test_a_running_worker_and_the_dispatcher_actor_make_the_service_ready(
     transactional_db, staff_client, stub_broker
 ):
-    worker = Worker(stub_broker, worker_threads=1, worker_timeout=50)
-    worker.start()
-    try:
-        actors.dispatch_reminders.send()
-        stub_broker.join(actors.dispatch_reminders.queue_name)
-        worker.join()
-    finally:
-        worker.stop()
+    run_in_a_worker(stub_broker, actors.dispatch_reminders)
 
     assert ready(staff_client).status_code == 200
     assert time.time() - health.last_beat(health.WORKER, this_host=True) < 5
