@@ -39,10 +39,10 @@ def offset_urls():
     import strawberry_django
     from django.urls import path
     from strawberry import Info
+    from strawberry_django.relay import DjangoListConnection
 
     from core.urls import urlpatterns
     from schema import fastpath
-    from schema.connections import ListConnection
     from schema.schema import schema
     from schema.task_types import TaskType
     from schema.tasks import TaskQuery
@@ -50,7 +50,7 @@ def offset_urls():
 
     @strawberry.type
     class Query:
-        @strawberry_django.connection(ListConnection[TaskType])
+        @strawberry_django.connection(DjangoListConnection[TaskType])
         def tasks(self, info: Info) -> list[TaskType]:
             return TaskQuery.tasks(None, info)
 

@@ -14,13 +14,13 @@ import strawberry
 from django.db.models import Count, Q, Subquery, Value, Window
 from graphql import GraphQLError
 from strawberry import Info, relay
-from strawberry.relay.utils import SliceMetadata, should_resolve_list_connection_edges
+from strawberry.relay.utils import should_resolve_list_connection_edges
 from strawberry.types.field import StrawberryField
 from strawberry_django.fields.field import StrawberryDjangoConnectionExtension
 from strawberry_django.optimizer import is_optimized_by_prefetching
 from strawberry_django.pagination import get_total_count
 from strawberry_django.queryset import get_queryset_config
-from strawberry_django.relay import DjangoCursorConnection, DjangoListConnection
+from strawberry_django.relay import DjangoCursorConnection
 from strawberry_django.relay.cursor_connection import (
     DjangoCursorEdge,
     OrderedCollectionCursor,
@@ -38,42 +38,6 @@ PAGE_SIZE = 100
 class PagingError(GraphQLError):
     def __init__(self, message: str) -> None:
         super().__init__(message, extensions={"code": "BAD_USER_INPUT"})
-
-
-@strawberry.type(name="Connection", description="A connection to a list of items.")
-class ListConnection(DjangoListConnection[relay.NodeType]):
-    @classmethod
-    def resolve_connection(
-        cls,
-        nodes: Any,
-        *,
-        info: Info,
-        before: str | None = None,
-        after: str | None = None,
-        first: int | None = None,
-        last: int | None = None,
-        max_results: int | None = None,
-        **kwargs: Any,
-    ) -> Any:
-        try:
-            SliceMetadata.from_arguments(
-                info, before=before, after=after, first=first, last=last, max_results=max_results
-            )
-        except (ValueError, TypeError) as exc:
-            message = str(exc)
-            if not message.startswith("Argument '"):  # undecodable cursor
-                message = NOT_A_CURSOR
-            raise PagingError(message) from None
-        return super().resolve_connection(
-            nodes,
-            info=info,
-            before=before,
-            after=after,
-            first=first,
-            last=last,
-            max_results=max_results,
-            **kwargs,
-        )
 
 
 def bounded_first(first: int | None, cap: int) -> int:

@@ -33,7 +33,7 @@ def idempotent(request: HttpRequest, run: Callable[[], HttpResponseBase]) -> Htt
                 "IDEMPOTENCY_KEY_UNAUTHENTICATED",
                 401,
             )
-        user = request.user._wrapped if hasattr(request.user, "_wrapped") else request.user
+        user = request.user
         fingerprint = idempotency.fingerprint_of(request.method, request.path, request.body)
         stored = idempotency.idempotency_begin(user=user, key=key, fingerprint=fingerprint)
     except idempotency.IdempotencyError as exc:

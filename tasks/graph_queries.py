@@ -87,15 +87,6 @@ def ancestor_edges(*, task_ids: Collection[int]) -> list[tuple[int, int]]:
     return _fetch(sql, list(task_ids))
 
 
-def descendant_edges(*, task_id: int) -> list[tuple[int, int]]:
-    """Every edge (pre-task, dependent) among the task and its descendants."""
-    sql = (
-        f"WITH RECURSIVE {_descendants()} "
-        f"SELECT e.pre_task_id, e.task_id FROM {EDGES} e JOIN descendants d ON e.pre_task_id = d.id"
-    )
-    return _fetch(sql, [task_id])
-
-
 def owner_edges(*, owner_id: int) -> list[tuple[int, int]]:
     """Every edge (pre-task, dependent) of one owner's graph."""
     sql = (
@@ -148,11 +139,3 @@ def ancestor_ids(*, task_id: int, include_self: bool = False) -> RawSQL:
     where = "" if include_self else " WHERE id <> %s"
     params = (task_id,) if include_self else (task_id, task_id)
     return RawSQL(f"WITH RECURSIVE {_ancestors()} SELECT id FROM ancestors{where}", params)
-
-
-def descendant_ids(*, task_id: int) -> RawSQL:
-    """A subquery of the task's descendants' ids, for ``filter(pk__in=...)``."""
-    return RawSQL(
-        f"WITH RECURSIVE {_descendants()} SELECT id FROM descendants WHERE id <> %s",
-        (task_id, task_id),
-    )

@@ -23,6 +23,7 @@ from tasks.selectors import (
     task_visible,
 )
 from users.models import User
+from users.services import user_lock
 from webhooks.events import events_record
 from webhooks.models import EventType
 
@@ -149,10 +150,8 @@ def _check_new_pre_tasks(
 
 def _lock_graph(*, owner_id: int) -> None:
     """Serialize graph writes per owner until the transaction ends, so that two requests
-    adding A -> B and B -> A cannot both pass the cycle check. PostgreSQL locks the owner's
-    row; SQLite ignores FOR UPDATE, but its IMMEDIATE transactions already write one at a time.
-    """
-    list(User.objects.select_for_update().filter(pk=owner_id).values_list("pk", flat=True))
+    adding A -> B and B -> A cannot both pass the cycle check."""
+    user_lock(user_id=owner_id)
 
 
 def _refuse_cycles(*, task: Task, pre_task_ids: list[int]) -> None:

@@ -117,3 +117,15 @@ def stub_broker():
     broker.flush_all()
     yield broker
     broker.flush_all()
+
+
+def run_in_a_worker(broker: StubBroker, actor: dramatiq.Actor) -> None:
+    """Send `actor` one message and let an in-process worker run it, then stop the worker."""
+    worker = dramatiq.Worker(broker, worker_threads=1, worker_timeout=50)
+    worker.start()
+    try:
+        actor.send()
+        broker.join(actor.queue_name)
+        worker.join()
+    finally:
+        worker.stop()

@@ -152,6 +152,14 @@ def user_password_change(
     return user
 
 
+def user_lock(*, user_id: int) -> None:
+    """Hold the user's row until the transaction ends, so that writes checking a rule over
+    everything the user owns (a maximum, an acyclic graph) run one at a time per user.
+    PostgreSQL locks the row; SQLite ignores FOR UPDATE, but its IMMEDIATE transactions
+    already write one at a time."""
+    list(User.objects.select_for_update().filter(pk=user_id).values_list("pk", flat=True))
+
+
 def api_token_digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 

@@ -105,11 +105,6 @@ def login_succeeded(*, email: str, address: str) -> None:
         cache.decr(_key("count", by_address, address))
 
 
-def login_locked_for(*, email: str, address: str) -> int:
-    account, by_address = _login_limits()
-    return _locked_for([(account, email), (by_address, address)])
-
-
 def registration_attempt(*, address: str) -> int:
     """Call before registering: 0 to go on, else seconds locked."""
     return _attempt([(_registration_limit(), address)])

@@ -1,7 +1,6 @@
 """Inbound hooks: create, rotate, enable or disable, delete; the variables a request's body
 gives the stored mutation; the log of received requests."""
 
-import json
 from collections.abc import Callable
 
 from django.conf import settings
@@ -18,7 +17,7 @@ from webhooks.models import (
     InboundDelivery,
     InboundHook,
 )
-from webhooks.services import new_secret
+from webhooks.services import check_owner_room, new_secret
 
 # Checks a GraphQL document: the list of problems, empty when it is one valid mutation. The
 # API layer passes it (the domain does not know the schema).
@@ -84,13 +83,12 @@ def inbound_hook_create(
     """A new hook; its ``secret`` is shown to the caller this once."""
     cleaned = _cleaned({"name": name, "document": document, "variables": variables}, check)
     with transaction.atomic():
-        list(User.objects.select_for_update().filter(pk=user.pk).values_list("pk"))
-        if InboundHook.objects.filter(owner=user).count() >= settings.INBOUND_HOOK_MAX_PER_USER:
-            raise ValidationError(
-                "You have %(limit)d hooks, the most allowed: delete one first.",
-                code="limit_reached",
-                params={"limit": settings.INBOUND_HOOK_MAX_PER_USER},
-            )
+        check_owner_room(
+            user=user,
+            owned=InboundHook.objects.filter(owner=user),
+            limit=settings.INBOUND_HOOK_MAX_PER_USER,
+            noun="hooks",
+        )
         return InboundHook.objects.create(owner=user, secret=new_secret(), **cleaned)
 
 
@@ -199,7 +197,3 @@ def inbound_delivery_list(*, user: User, hook_pk, limit: int) -> list[InboundDel
 
 def inbound_hook_list(*, user: User):
     return InboundHook.objects.filter(owner=user).order_by("created_at", "pk")
-
-
-def parse_body(body: bytes) -> object:
-    return json.loads(body)

@@ -8,12 +8,13 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from core.cleaning import clean_fields
 from core.unset import UNSET, Unset, given
 from users.models import User
+from users.services import user_lock
 from webhooks.models import (
     DESCRIPTION_MAX_LENGTH,
     URL_MAX_LENGTH,
@@ -29,6 +30,19 @@ from webhooks.wakeups import wake_after_commit
 def new_secret() -> str:
     """A Standard Webhooks symmetric secret: "whsec_" and 32 random bytes in base64."""
     return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def check_owner_room(*, user: User, owned: QuerySet, limit: int, noun: str) -> None:
+    """Refuse one more of what the user owns past its maximum. Call it inside the transaction
+    that creates the row: the user's row stays locked, so two concurrent creates cannot both
+    pass."""
+    user_lock(user_id=user.pk)
+    if owned.count() >= limit:
+        raise ValidationError(
+            "You have %(limit)d %(noun)s, the most allowed: delete one first.",
+            code="limit_reached",
+            params={"limit": limit, "noun": noun},
+        )
 
 
 @dataclass(frozen=True)
@@ -85,14 +99,12 @@ def webhook_create(
     """A new endpoint; the secret is returned here and never again."""
     cleaned = _cleaned({"url": url, "events": events, "description": description})
     with transaction.atomic():
-        # Serialize per owner so that two concurrent creates cannot both pass the maximum.
-        list(User.objects.select_for_update().filter(pk=user.pk).values_list("pk"))
-        if WebhookEndpoint.objects.filter(owner=user).count() >= settings.WEBHOOK_MAX_PER_USER:
-            raise ValidationError(
-                "You have %(limit)d webhooks, the most allowed: delete one first.",
-                code="limit_reached",
-                params={"limit": settings.WEBHOOK_MAX_PER_USER},
-            )
+        check_owner_room(
+            user=user,
+            owned=WebhookEndpoint.objects.filter(owner=user),
+            limit=settings.WEBHOOK_MAX_PER_USER,
+            noun="webhooks",
+        )
         secret = new_secret()
         endpoint = WebhookEndpoint.objects.create(owner=user, secret=secret, **cleaned)
     return Created(endpoint=endpoint, secret=secret)

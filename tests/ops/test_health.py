@@ -14,11 +14,10 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
-from dramatiq import Worker
 
 from core import health
 from jobs import actors
-from tests.conftest import skip_or_fail
+from tests.conftest import run_in_a_worker, skip_or_fail
 from tests.factories import UserFactory
 from tests.processes import ROOT, free_port, wait_until
 
@@ -127,14 +126,7 @@ def test_non_staff_users_get_no_detail(client):
 def test_a_running_worker_and_the_dispatcher_actor_make_the_service_ready(
     transactional_db, staff_client, stub_broker
 ):
-    worker = Worker(stub_broker, worker_threads=1, worker_timeout=50)
-    worker.start()
-    try:
-        actors.dispatch_reminders.send()
-        stub_broker.join(actors.dispatch_reminders.queue_name)
-        worker.join()
-    finally:
-        worker.stop()
+    run_in_a_worker(stub_broker, actors.dispatch_reminders)
 
     assert ready(staff_client).status_code == 200
     assert time.time() - health.last_beat(health.WORKER, this_host=True) < 5
@@ -199,17 +191,22 @@ def test_embedded_mode_counts_the_in_process_worker_and_dispatcher(tmp_path):
     assert seen == dict.fromkeys(ALL_CHECKS, "OK")
 
 
+def ready_with_broker(client: Client, settings, url: str):
+    """Readiness with REDIS_URL set to `url` (the cached probe client made anew for it)."""
+    settings.REDIS_URL = url
+    health._redis_probe_client.cache_clear()
+    try:
+        return ready(client)
+    finally:
+        health._redis_probe_client.cache_clear()
+
+
 def test_an_unreachable_broker_makes_the_service_unready(staff_client, settings):
     beat_everything()
     with socket.socket() as sock:  # a port nobody listens on
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    settings.REDIS_URL = f"redis://127.0.0.1:{port}/0"
-    health._redis_probe_client.cache_clear()
-    try:
-        response = ready(staff_client)
-    finally:
-        health._redis_probe_client.cache_clear()
+    response = ready_with_broker(staff_client, settings, f"redis://127.0.0.1:{port}/0")
 
     assert response.status_code == 503
     assert response.json()["Broker()"] == "Unavailable: The broker (Redis) does not answer."
@@ -225,12 +222,7 @@ def test_a_reachable_redis_broker_is_ready(staff_client, settings):
     except redis.RedisError:
         skip_or_fail("Redis is not running on 127.0.0.1:6379")
     beat_everything()
-    settings.REDIS_URL = url
-    health._redis_probe_client.cache_clear()
-    try:
-        response = ready(staff_client)
-    finally:
-        health._redis_probe_client.cache_clear()
+    response = ready_with_broker(staff_client, settings, url)
 
     assert response.status_code == 200
     assert response.json()["Broker()"] == "OK"

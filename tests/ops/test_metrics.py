@@ -13,12 +13,12 @@ from datetime import timedelta
 import pytest
 from django.test import Client
 from django.utils import timezone
-from dramatiq import Worker
 from prometheus_client import REGISTRY
 
 from core.metrics import operation_label
 from jobs import actors
 from tasks.models import Reminder, ReminderState
+from tests.conftest import run_in_a_worker
 from tests.factories import TaskFactory
 from tests.processes import ROOT, free_port, wait_until
 
@@ -129,14 +129,7 @@ def test_dramatiq_messages_are_counted_and_timed_by_actor_and_outcome(transactio
     broker.flush_all()
     before = sample("taskgraph_dramatiq_messages_total", actor="dispatch_reminders", outcome="ok")
     timed = sample("taskgraph_dramatiq_message_duration_seconds_count", actor="dispatch_reminders")
-    worker = Worker(broker, worker_threads=1, worker_timeout=50)
-    worker.start()
-    try:
-        actors.dispatch_reminders.send()
-        broker.join(actors.dispatch_reminders.queue_name)
-        worker.join()
-    finally:
-        worker.stop()
+    run_in_a_worker(broker, actors.dispatch_reminders)
 
     assert (
         sample("taskgraph_dramatiq_messages_total", actor="dispatch_reminders", outcome="ok")

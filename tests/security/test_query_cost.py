@@ -213,22 +213,13 @@ print(accepted, budget.remaining)
 
 
 @pytest.mark.services
-def test_web_processes_share_one_budget_through_redis(settings):
+def test_web_processes_share_one_budget_through_redis(settings, shared_redis):
     import os
     import subprocess
     import sys
     import time
 
-    from django.core.cache.backends.redis import RedisCache
-
-    from tests.conftest import skip_or_fail
-
-    url = os.environ.get("REDIS_TEST_URL", "redis://127.0.0.1:6379/5")
-    redis = RedisCache(url, {})._cache.get_client()
-    try:
-        redis.ping()
-    except Exception as exc:  # any connection failure means no Redis here
-        skip_or_fail(f"Redis is not reachable at {url}: {exc}")
+    url, redis = shared_redis.url, shared_redis.client
     address = f"10.{time.time_ns() % 250}.0.9"
 
     def charge_in_another_process(points: int) -> str:

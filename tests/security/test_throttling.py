@@ -7,10 +7,8 @@ import time
 import urllib.request
 
 import pytest
-from django.core.cache.backends.redis import RedisCache
 from django.test import Client
 
-from tests.conftest import skip_or_fail
 from tests.factories import PASSWORD, UserFactory
 from tests.graphql import GraphQLClient
 from tests.processes import ROOT, free_port, wait_until
@@ -139,13 +137,8 @@ def test_the_lock_expires_with_its_window(user, settings):
 
 
 @pytest.mark.services
-def test_a_lock_set_by_one_web_process_is_seen_by_another_through_redis(settings):
-    url = os.environ.get("REDIS_TEST_URL", "redis://127.0.0.1:6379/5")
-    redis = RedisCache(url, {})._cache.get_client()
-    try:
-        redis.ping()
-    except Exception as exc:  # any connection failure means no Redis here
-        skip_or_fail(f"Redis is not reachable at {url}: {exc}")
+def test_a_lock_set_by_one_web_process_is_seen_by_another_through_redis(settings, shared_redis):
+    url, redis = shared_redis.url, shared_redis.client
     settings.CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
@@ -162,7 +155,7 @@ def test_a_lock_set_by_one_web_process_is_seen_by_another_through_redis(settings
                 sys.executable,
                 "-c",
                 "import django; django.setup(); from users import throttle; "
-                f"print(throttle.login_locked_for(email={email!r}, address='10.9.9.9'))",
+                f"print(throttle.login_attempt(email={email!r}, address='10.9.9.9'))",
             ],
             env={**os.environ, "CACHE_URL": url, "DJANGO_SETTINGS_MODULE": "core.settings"},
             capture_output=True,
@@ -191,15 +184,12 @@ def test_wrong_current_passwords_count_as_failed_logins(user, gql):
 
 
 @pytest.mark.services
-def test_parallel_wrong_passwords_from_two_processes_get_at_most_the_limit_of_checks(tmp_path):
+def test_parallel_wrong_passwords_from_two_processes_get_at_most_the_limit_of_checks(
+    tmp_path, shared_redis
+):
     """2 client processes x 20 threads against gunicorn (2 workers x 20 threads) sharing Redis:
     the server checks the password exactly THROTTLE_LOGIN_ACCOUNT_FAILURES (5) times."""
-    url = os.environ.get("REDIS_TEST_URL", "redis://127.0.0.1:6379/5")
-    redis = RedisCache(url, {})._cache.get_client()
-    try:
-        redis.ping()
-    except Exception as exc:  # any connection failure means no Redis here
-        skip_or_fail(f"Redis is not reachable at {url}: {exc}")
+    url, redis = shared_redis.url, shared_redis.client
     prefix = f"storm-{time.time_ns()}:"
     env = {
         **os.environ,

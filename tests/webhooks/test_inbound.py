@@ -193,6 +193,26 @@ def test_the_document_is_validated_when_saved(gql, document, problem):
     assert not InboundHook.objects.exists()
 
 
+def test_a_hook_past_the_owners_maximum_is_refused_and_not_written(gql, settings):
+    settings.INBOUND_HOOK_MAX_PER_USER = 1
+    make_hook(gql)
+
+    over = gql.data(HOOK_CREATE, {"input": {"name": "Second", "document": CREATE_TASK}})
+
+    assert over["inboundHookCreate"] == {
+        "inboundHook": None,
+        "secret": None,
+        "errors": [
+            {
+                "field": None,
+                "message": "You have 1 hooks, the most allowed: delete one first.",
+                "code": "limit_reached",
+            }
+        ],
+    }
+    assert InboundHook.objects.count() == 1
+
+
 def test_disabled_rotated_and_deleted_hooks(gql):
     hook = make_hook(gql)
     hook_id = hook["inboundHook"]["id"]
