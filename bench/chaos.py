@@ -184,7 +184,8 @@ def main() -> None:
     parser.add_argument("--kills", type=int, default=20)
     parser.add_argument("--emails", type=int, default=1000)
     parser.add_argument("--scenarios", nargs="*", default=["kills", "outage"])
-    parser.add_argument("--transport", choices=["smtp", "postmark"], default="smtp")
+    parser.add_argument("--transport", choices=["smtp", "postmark", "resend"], default="smtp")
+    parser.add_argument("--processes", type=int, default=1)
     args = parser.parse_args()
     # Stopped with SIGTERM, still stop the processes it started (the finally below).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
@@ -222,7 +223,7 @@ def main() -> None:
         }
         worker = ManagedProcess(
             name="worker",
-            args=["rundramatiq", "--processes", "1", "--threads", str(THREADS)],
+            args=["rundramatiq", "--processes", str(args.processes), "--threads", str(THREADS)],
             env=env,
             log=Path(tmp) / "worker.log",
         )
@@ -255,7 +256,8 @@ def main() -> None:
     kept.pop("kills", None)  # the old single-transport layout
     runs = {**kept, "machine": {"cpus": os.cpu_count()}}
     for name, result in results.items():  # a run of one scenario keeps the other's figures
-        runs[name if name == "outage" else f"kills_{args.transport}"] = result
+        key = f"kills_{args.transport}_{args.processes}p"
+        runs[name if name == "outage" else key] = {**result, "worker_processes": args.processes}
     path = write_json("chaos.json", runs)
     print(f"wrote {path.relative_to(ROOT)}")
 

@@ -1,12 +1,13 @@
 """Reminder delivery on real Redis with worker processes (`manage.py rundramatiq`).
 
     .venv/bin/python bench/reminders.py [--small] [--threads 8] [--processes 1]
-        [--transport smtp|postmark|recording] [--latency-ms 20] [--scenarios a b c]
+        [--transport smtp|postmark|resend|recording] [--latency-ms 20] [--scenarios a b c]
 
 (a) 10,000 reminders due at random moments within one minute; (b) 10,000 due within the same
 second; (c) 100,000 pending reminders due next week beside 1,000 due within the next minute.
 Transports: ``smtp``, the test suite's SMTP server (aiosmtpd) on loopback; ``postmark``, Anymail's
 Postmark backend against a Postmark-compatible server on loopback answering after --latency-ms;
+``resend``, the same with Resend's API and its idempotency keys (core.email.ResendBackend);
 ``recording``, an email backend that only writes down the hand-off (no transport at all). Each
 provider runs in a process of its own. Lateness = the moment the provider accepted the email
 (the recording backend: got it) minus remind_at. The reminders are
@@ -98,6 +99,13 @@ class Provider:
                 "EMAIL_PROVIDER": "smtp",
                 "EMAIL_HOST": "127.0.0.1",
                 "EMAIL_PORT": str(self.port),
+            }
+        if self.kind == "resend":
+            return {
+                "EMAIL_PROVIDER": "resend",
+                "ANYMAIL_RESEND_API_KEY": "test-server-token",
+                "ANYMAIL_RESEND_API_URL": f"http://127.0.0.1:{self.port}/",
+                "ANYMAIL_WEBHOOK_SECRET": "bench:bench",
             }
         return {
             "EMAIL_PROVIDER": "postmark",
@@ -303,7 +311,9 @@ def main() -> None:
     parser.add_argument("--small", action="store_true", help="a tenth of every count")
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--processes", type=int, default=1)
-    parser.add_argument("--transport", choices=["smtp", "postmark", "recording"], default="smtp")
+    parser.add_argument(
+        "--transport", choices=["smtp", "postmark", "resend", "recording"], default="smtp"
+    )
     parser.add_argument("--latency-ms", type=float, default=20.0)
     parser.add_argument("--scenarios", nargs="*", default=["a", "b", "c"])
     args = parser.parse_args()
@@ -350,7 +360,7 @@ def main() -> None:
     payload = {
         "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
         "transport": args.transport,
-        "provider_latency_ms": args.latency_ms if args.transport == "postmark" else None,
+        "provider_latency_ms": None if args.transport in ("smtp", "recording") else args.latency_ms,
         "worker": {
             "processes": args.processes,
             "threads": args.threads,

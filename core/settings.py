@@ -186,6 +186,8 @@ elif EMAIL_PROVIDER == "smtp":
     EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", 10)
 elif EMAIL_PROVIDER == "test":
     EMAIL_BACKEND = "anymail.backends.test.EmailBackend"
+elif EMAIL_PROVIDER == "resend":
+    EMAIL_BACKEND = "core.email.ResendBackend"  # Anymail's, with idempotency keys
 else:
     EMAIL_BACKEND = f"anymail.backends.{EMAIL_PROVIDER}.EmailBackend"
 # Any other backend by dotted path (benchmarks use a recording one); overrides EMAIL_PROVIDER.

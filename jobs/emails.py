@@ -48,6 +48,9 @@ def reminder_email(reminder: Reminder) -> EmailMultiAlternatives:
         headers={"X-Taskgraph-Reminder": str(reminder.pk), "Message-ID": message_id(reminder)},
     )
     message.attach_alternative(render_to_string("jobs/reminder_email.html", context), "text/html")
+    # For providers that take one (core.email.ResendBackend): the same for every attempt at
+    # this reminder's moment, like the Message-ID.
+    message.idempotency_key = f"reminder/{reminder.pk}/{int(reminder.remind_at.timestamp())}"
     return message
 
 

@@ -3,7 +3,13 @@
 - ``PostmarkServer``: an HTTP server that answers Postmark's ``POST /email`` the way Postmark
   does, after a fixed latency (20 ms models a provider across a network). Anymail's Postmark
   backend talks to it through ``ANYMAIL_POSTMARK_API_URL``.
-- ``python -m tests.providers smtp|postmark --port N --record FILE [--latency-ms 20]`` runs the
+- ``ResendServer``: Resend's ``POST /emails``, after a fixed latency, honouring the
+  ``Idempotency-Key`` header as Resend documents it: a key seen in the last 24 hours gets the
+  first answer again and no second email; the same key with another body, or while the first
+  request with it is still being handled, gets 409. Anymail's Resend backend (through our
+  ``core.email.ResendBackend``, which passes the key) talks to it through
+  ``ANYMAIL_RESEND_API_URL``.
+- ``python -m tests.providers smtp|postmark|resend --port N --record FILE [--latency-ms 20]`` runs the
   test suite's SMTP server or the Postmark server in a process of its own (so that a benchmark's
   own work does not slow the provider down), appending one line per accepted email to FILE:
   ``<reminder id> <epoch seconds> <connection>``, where the connection is the client's port
@@ -106,17 +112,84 @@ class _PostmarkHandler(BaseHTTPRequestHandler):
         )
 
     def _answer(self, status: int, payload: dict) -> None:
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        _answer(self, status, payload)
 
 
-class PostmarkServer:
-    """Postmark's email API on 127.0.0.1, answering every request after ``latency_s``."""
+class _ResendHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
 
+    def log_message(self, format, *args) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        server: ResendServer = self.server.owner
+        if self.path != "/emails":
+            return _answer(self, 404, {"name": "not_found", "message": "Not found"})
+        if self.headers.get("Authorization") != f"Bearer {server.token}":
+            return _answer(self, 401, {"name": "missing_api_key", "message": "Bad API key"})
+        key = self.headers.get("Idempotency-Key")
+        if key is not None:
+            with server.lock:
+                seen = server.keys.get(key)
+                if seen is None:
+                    server.keys[key] = (body, None)  # in progress
+            if seen is not None:
+                first_body, answer = seen
+                if answer is None:
+                    return _answer(
+                        self,
+                        409,
+                        {
+                            "name": "concurrent_idempotent_requests",
+                            "message": "Same idempotency key used while the request is running.",
+                        },
+                    )
+                if first_body != body:
+                    return _answer(
+                        self,
+                        409,
+                        {
+                            "name": "invalid_idempotent_request",
+                            "message": "Same idempotency key used with a different payload.",
+                        },
+                    )
+                server.replayed += 1
+                return _answer(self, 200, answer)
+        payload = json.loads(body)
+        time.sleep(server.latency_s)
+        headers = {name.lower(): value for name, value in payload.get("headers", {}).items()}
+        [to] = payload["to"]
+        answer = {"id": str(uuid.uuid4())}
+        server.record.add(
+            Accepted(
+                reminder_id=int(headers.get("x-taskgraph-reminder", 0)),
+                at=time.time(),
+                connection=str(threading.get_ident()),
+                message_id=headers.get("message-id", ""),
+                to=to,
+            )
+        )
+        if key is not None:
+            with server.lock:
+                server.keys[key] = (body, answer)
+        _answer(self, 200, answer)
+
+
+def _answer(handler: BaseHTTPRequestHandler, status: int, payload: dict) -> None:
+    data = json.dumps(payload).encode()
+    handler.send_response(status)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    handler.wfile.write(data)
+
+
+class _LoopbackAPI:
+    """An HTTP email API on 127.0.0.1, answering every request after ``latency_s``."""
+
+    handler: type[BaseHTTPRequestHandler]
     token = "test-server-token"
 
     def __init__(self, *, port: int, latency_s: float = 0.02, record: Record | None = None):
@@ -131,7 +204,7 @@ class PostmarkServer:
 
     def start(self) -> None:
         ThreadingHTTPServer.request_queue_size = 256  # a burst opens many connections at once
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", self.port), _PostmarkHandler)
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", self.port), self.handler)
         self.httpd.daemon_threads = True
         self.httpd.owner = self
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
@@ -141,6 +214,24 @@ class PostmarkServer:
             self.httpd.shutdown()
             self.httpd.server_close()
             self.httpd = None
+
+
+class ResendServer(_LoopbackAPI):
+    """Resend's email API, idempotency keys included."""
+
+    handler = _ResendHandler
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.lock = threading.Lock()
+        self.keys: dict[str, tuple[bytes, dict | None]] = {}
+        self.replayed = 0
+
+
+class PostmarkServer(_LoopbackAPI):
+    """Postmark's email API."""
+
+    handler = _PostmarkHandler
 
 
 def _serve_smtp(port: int, record: Record) -> None:
@@ -166,14 +257,15 @@ def _serve_smtp(port: int, record: Record) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="An email provider on loopback.")
-    parser.add_argument("kind", choices=["smtp", "postmark"])
+    parser.add_argument("kind", choices=["smtp", "postmark", "resend"])
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--record", required=True)
     parser.add_argument("--latency-ms", type=float, default=20.0)
     args = parser.parse_args()
     record = Record(path=args.record)
-    if args.kind == "postmark":
-        PostmarkServer(port=args.port, latency_s=args.latency_ms / 1000, record=record).start()
+    if args.kind in ("postmark", "resend"):
+        server = PostmarkServer if args.kind == "postmark" else ResendServer
+        server(port=args.port, latency_s=args.latency_ms / 1000, record=record).start()
     else:
         _serve_smtp(args.port, record)
     print("ready", flush=True)

@@ -1,0 +1,95 @@
+"""Resend's idempotency keys (core.email.ResendBackend) against a Resend-compatible server on
+loopback (tests/providers.py) that honours them as Resend documents: a reminder sent again
+after its first acceptance went unrecorded reaches the inbox once."""
+
+import pytest
+from django.core.mail import get_connection
+
+from jobs.emails import reminder_email
+from tasks.models import Reminder, ReminderState
+from tasks.reminders.delivery import deliver_batch
+from tests.factories import DueReminderFactory, TaskFactory
+from tests.processes import SMTP_PORTS, free_port
+from tests.providers import ResendServer
+
+
+@pytest.fixture
+def resend(settings):
+    server = ResendServer(port=free_port(SMTP_PORTS), latency_s=0)
+    server.start()
+    settings.EMAIL_BACKEND = "core.email.ResendBackend"
+    settings.ANYMAIL = {**settings.ANYMAIL, "RESEND_API_KEY": server.token}
+    settings.ANYMAIL["RESEND_API_URL"] = server.url
+    yield server
+    server.stop()
+
+
+def first_attempt_unrecorded(reminder: Reminder) -> None:
+    """What a worker killed between the provider's acceptance and its SENT mark did: the
+    email went out, nothing was written."""
+    loaded = Reminder.objects.select_related("task__owner").get(pk=reminder.pk)
+    assert get_connection(fail_silently=False).send_messages([reminder_email(loaded)]) == 1
+
+
+def test_a_reminder_carries_a_key_for_its_moment(user, resend):
+    reminder = DueReminderFactory(task=TaskFactory(owner=user))
+
+    assert deliver_batch(limit=10, compose=reminder_email)["sent"] == 1
+
+    key = f"reminder/{reminder.pk}/{int(reminder.remind_at.timestamp())}"
+    assert list(resend.keys) == [key]
+    [accepted] = resend.record.accepted
+    reminder.refresh_from_db()
+    assert (accepted.reminder_id, reminder.state) == (reminder.pk, ReminderState.SENT)
+    assert reminder.message_id == resend.keys[key][1]["id"]
+
+
+def test_sent_again_after_an_unrecorded_acceptance_it_arrives_once(user, resend):
+    reminder = DueReminderFactory(task=TaskFactory(owner=user, title="Call"))
+    first_attempt_unrecorded(reminder)
+
+    assert deliver_batch(limit=10, compose=reminder_email)["sent"] == 1
+
+    assert resend.record.reminder_ids() == [reminder.pk]
+    assert resend.replayed == 1
+    reminder.refresh_from_db()
+    [(_, first_answer)] = resend.keys.values()
+    assert (reminder.state, reminder.message_id) == (ReminderState.SENT, first_answer["id"])
+
+
+def test_edited_since_the_unrecorded_acceptance_it_is_sent_not_retried(user, resend):
+    """Same key, other body (the title changed): Resend answers 409 invalid_idempotent_request.
+    The first copy went out, so the attempt is done: SENT, without a provider message id."""
+    task = TaskFactory(owner=user, title="Call")
+    reminder = DueReminderFactory(task=task)
+    first_attempt_unrecorded(reminder)
+    task.title = "Call the plumber"
+    task.save(update_fields=["title"])
+
+    counts = deliver_batch(limit=10, compose=reminder_email)
+
+    assert (counts["sent"], counts["retrying"], counts["failed"]) == (1, 0, 0)
+    assert resend.record.reminder_ids() == [reminder.pk]
+    reminder.refresh_from_db()
+    assert (reminder.state, reminder.message_id, reminder.delivery_status) == (
+        ReminderState.SENT,
+        "",
+        "queued",
+    )
+
+
+def test_a_key_still_being_handled_is_retried_later(user, resend):
+    reminder = DueReminderFactory(task=TaskFactory(owner=user))
+    key = f"reminder/{reminder.pk}/{int(reminder.remind_at.timestamp())}"
+    email = reminder_email(Reminder.objects.select_related("task__owner").get(pk=reminder.pk))
+    resend.keys[key] = (b"another request, still running", None)
+
+    counts = deliver_batch(limit=10, compose=reminder_email)
+
+    assert counts["retrying"] == 1
+    assert resend.record.accepted == []
+    reminder.refresh_from_db()
+    assert reminder.state == ReminderState.QUEUED
+    assert reminder.last_error.startswith("AnymailRequestsAPIError")
+    assert "concurrent_idempotent_requests" in reminder.last_error
+    assert email.idempotency_key == key
