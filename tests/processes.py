@@ -12,7 +12,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.message import Message
 from pathlib import Path
@@ -251,6 +252,32 @@ class WorkerProcess:
             except subprocess.TimeoutExpired:
                 self.kill()
             self.process = None
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """SIGSTOP the whole process group for the block, SIGCONT after it: a stopped worker
+        fetches nothing from Redis. The block starts once every thread of the group is stopped
+        (the signal itself only asks the kernel to stop them)."""
+        os.killpg(self.process.pid, signal.SIGSTOP)
+        try:
+            if not wait_until(lambda: _group_stopped(self.process.pid), 5):
+                raise RuntimeError(f"worker process group {self.process.pid} did not stop")
+            yield
+        finally:
+            os.killpg(self.process.pid, signal.SIGCONT)
+
+
+def _group_stopped(pgid: int) -> bool:
+    """Every thread of every process in the process group is stopped (T) or dead (Z, X)."""
+    for stat in Path("/proc").glob("[0-9]*/task/[0-9]*/stat"):
+        try:
+            # Fields after the command name, which is in parentheses: state ppid pgrp ...
+            state, _ppid, pgrp = stat.read_text().rpartition(")")[2].split()[:3]
+        except OSError:
+            continue  # the thread ended meanwhile
+        if int(pgrp) == pgid and state not in "TtZX":
+            return False
+    return True
 
 
 class ManagedProcess:

@@ -8,12 +8,15 @@ import sys
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.test import Client
 from django.utils import timezone
 from prometheus_client import REGISTRY
+from prometheus_client.multiprocess import MultiProcessCollector
 
 from core.metrics import operation_label
 from jobs import actors
@@ -141,12 +144,68 @@ def test_dramatiq_messages_are_counted_and_timed_by_actor_and_outcome(transactio
     )
 
 
+def loopback_queues(local_port: int, remote_port: int) -> tuple[int, int] | None:
+    """The send and receive queues (bytes) of the established TCP socket 127.0.0.1:local_port
+    -> 127.0.0.1:remote_port, from /proc/net/tcp; None while there is no such socket."""
+    local, remote = f"0100007F:{local_port:04X}", f"0100007F:{remote_port:04X}"
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[1:4] == [local, remote, "01"]:  # 01: ESTABLISHED
+            send, receive = fields[4].split(":")
+            return int(send, 16), int(receive, 16)
+    return None
+
+
+class HeldWorker:
+    """Half a request: the gunicorn (sync) worker that accepts it waits for the rest and serves
+    nothing else until ``release()``. Returns once a worker has read it: its bytes all reached
+    the server side of the connection (nothing left unacknowledged here), and no byte is
+    left unread there."""
+
+    def __init__(self, port: int) -> None:
+        self.connection = socket.create_connection(("127.0.0.1", port), timeout=30)
+        self.connection.sendall(b"GET /health/live/ HTTP/1.0\r\nHost: 127.0.0.1\r\n")
+        ours = self.connection.getsockname()[1]
+
+        def read_by_a_worker() -> bool:
+            sent, server = loopback_queues(ours, port), loopback_queues(port, ours)
+            return sent is not None and sent[0] == 0 and server is not None and server[1] == 0
+
+        assert wait_until(read_by_a_worker, 30)
+
+    def release(self) -> None:
+        with self.connection:
+            self.connection.sendall(b"\r\n")
+            response = self.connection.makefile("rb").read()
+        assert response.startswith(b"HTTP/1.0 200 OK"), response
+
+    def __enter__(self) -> "HeldWorker":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.connection.close()  # a worker still held gets end-of-file and is free again
+
+
+def worker_counts(directory: Path, name: str, **labels: str) -> list[float]:
+    """Each worker process's own value of a counter, from its file alone."""
+    return sorted(
+        sum(
+            sample.value
+            for metric in MultiProcessCollector.merge([str(path)])
+            for sample in metric.samples
+            if sample.name == name and sample.labels == labels
+        )
+        for path in directory.glob("counter_*.db")
+    )
+
+
 def test_gunicorn_workers_add_up_in_one_scrape(tmp_path):
     """Two gunicorn workers, PROMETHEUS_MULTIPROC_DIR: a scrape counts every worker's requests.
 
-    The broker is a socket that never answers, so each readiness probe holds its worker for
-    the probe's 1 s timeout: two at once are served by both workers. (An empty CACHE_URL
-    would mean unset, that is REDIS_URL's socket: the cache gets a closed port instead.)"""
+    Each worker answers five of the ten /health/ requests: the other one is held meanwhile by
+    a connection that sent half a request (a sync worker serves one connection at a time).
+    The broker is a socket that never answers and the cache a closed port, so readiness
+    probes fail. (An empty CACHE_URL would mean unset, that is REDIS_URL's socket.)"""
     silent = socket.socket()
     silent.bind(("127.0.0.1", 0))
     silent.listen(8)
@@ -199,8 +258,19 @@ def test_gunicorn_workers_add_up_in_one_scrape(tmp_path):
 
     try:
         assert wait_until(up, 20), (tmp_path / "gunicorn.log").read_text()
-        for _ in range(10):
-            get("/health/")
+        with ExitStack() as holds:
+            first = holds.enter_context(HeldWorker(port))
+            # Only the other worker can answer now: once it has, both have loaded the app.
+            assert wait_until(up, 20), (tmp_path / "gunicorn.log").read_text()
+            for _ in range(5):
+                get("/health/")
+            # Read by the worker that just answered, as the other one is held.
+            second = holds.enter_context(HeldWorker(port))
+            first.release()
+            for _ in range(5):
+                get("/health/")
+            second.release()
+        # At once: each waits the probe's 1 s for the silent broker.
         with ThreadPoolExecutor(2) as pool:
             assert list(pool.map(lambda _: get("/health/ready/"), range(2))) == [503, 503]
         body = get("/metrics", Authorization=f"Bearer {TOKEN}").decode()
@@ -213,6 +283,14 @@ def test_gunicorn_workers_add_up_in_one_scrape(tmp_path):
     assert ready in body
     pids = {path.name.rsplit("_", 1)[-1] for path in (tmp_path / "metrics").glob("counter_*.db")}
     assert len(pids) == 2, pids
+    each = worker_counts(
+        tmp_path / "metrics",
+        "taskgraph_http_requests_total",
+        method="GET",
+        route="health/",
+        status="200",
+    )
+    assert each == [5.0, 5.0]
 
 
 def test_each_operation_observes_the_cost_it_added_to_the_request(rf):
