@@ -369,7 +369,8 @@ def main() -> None:
         "small": args.small,
         "scenarios": results,
     }
-    name = f"reminders_{args.transport}{'_small' if args.small else ''}.json"
+    processes = f"_{args.processes}p" if args.processes > 1 else ""
+    name = f"reminders_{args.transport}{processes}{'_small' if args.small else ''}.json"
     previous = RESULTS / name
     if previous.exists():  # a run of some scenarios keeps the others' figures
         kept = json.loads(previous.read_text()).get("scenarios", {})
