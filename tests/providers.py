@@ -123,7 +123,10 @@ class _ResendHandler(BaseHTTPRequestHandler):
         pass
 
     def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        length = int(self.headers.get("Content-Length", 0))
+        body = self.rfile.read(length)
+        if len(body) < length:
+            return  # the client went away mid-request: nothing was asked, nothing is kept
         server: ResendServer = self.server.owner
         if self.path != "/emails":
             return _answer(self, 404, {"name": "not_found", "message": "Not found"})
@@ -157,7 +160,16 @@ class _ResendHandler(BaseHTTPRequestHandler):
                     )
                 server.replayed += 1
                 return _answer(self, 200, answer)
-        payload = json.loads(body)
+        try:
+            answer = self._send(server, key, json.loads(body), body)
+        except BaseException:
+            if key is not None:  # not sent: the key may be used again, as with Resend
+                with server.lock:
+                    server.keys.pop(key, None)
+            raise
+        _answer(self, 200, answer)
+
+    def _send(self, server: "ResendServer", key: str | None, payload: dict, body: bytes) -> dict:
         time.sleep(server.latency_s)
         headers = {name.lower(): value for name, value in payload.get("headers", {}).items()}
         [to] = payload["to"]
@@ -174,7 +186,7 @@ class _ResendHandler(BaseHTTPRequestHandler):
         if key is not None:
             with server.lock:
                 server.keys[key] = (body, answer)
-        _answer(self, 200, answer)
+        return answer
 
 
 def _answer(handler: BaseHTTPRequestHandler, status: int, payload: dict) -> None:

@@ -2,7 +2,12 @@
 loopback (tests/providers.py) that honours them as Resend documents: a reminder sent again
 after its first acceptance went unrecorded reaches the inbox once."""
 
+import json
+import socket
+import time
+
 import pytest
+import requests
 from django.core.mail import get_connection
 
 from jobs.emails import reminder_email
@@ -93,3 +98,23 @@ def test_a_key_still_being_handled_is_retried_later(user, resend):
     assert reminder.last_error.startswith("AnymailRequestsAPIError")
     assert "concurrent_idempotent_requests" in reminder.last_error
     assert email.idempotency_key == key
+
+
+def test_a_request_cut_short_by_a_dying_client_keeps_no_key(resend):
+    """As with Resend: only a request received whole is handled, so the key of one a killed
+    worker could not finish stays free for the retry."""
+    with socket.create_connection(("127.0.0.1", resend.port)) as client:
+        client.sendall(
+            b"POST /emails HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+            + resend.token.encode()
+            + b'\r\nIdempotency-Key: reminder/1/2\r\nContent-Length: 100\r\n\r\n{"to"'
+        )
+    time.sleep(0.2)  # the server has read what there was and given up on the rest
+    response = requests.post(
+        f"{resend.url}emails",
+        data=json.dumps({"to": ["a@example.com"], "headers": {"X-Taskgraph-Reminder": "1"}}),
+        headers={"Authorization": f"Bearer {resend.token}", "Idempotency-Key": "reminder/1/2"},
+        timeout=5,
+    )
+    assert response.status_code == 200
+    assert resend.record.reminder_ids() == [1]
