@@ -91,15 +91,7 @@ class _PostmarkHandler(BaseHTTPRequestHandler):
             )
         headers = {item["Name"].lower(): item["Value"] for item in payload.get("Headers", [])}
         message_id = str(uuid.uuid4())
-        server.record.add(
-            Accepted(
-                reminder_id=int(headers.get("x-taskgraph-reminder", 0)),
-                at=time.time(),
-                connection=str(threading.get_ident()),
-                message_id=headers.get("message-id", ""),
-                to=to,
-            )
-        )
+        server.accept(headers, to)
         self._answer(
             200,
             {
@@ -174,15 +166,7 @@ class _ResendHandler(BaseHTTPRequestHandler):
         headers = {name.lower(): value for name, value in payload.get("headers", {}).items()}
         [to] = payload["to"]
         answer = {"id": str(uuid.uuid4())}
-        server.record.add(
-            Accepted(
-                reminder_id=int(headers.get("x-taskgraph-reminder", 0)),
-                at=time.time(),
-                connection=str(threading.get_ident()),
-                message_id=headers.get("message-id", ""),
-                to=to,
-            )
-        )
+        server.accept(headers, to)
         if key is not None:
             with server.lock:
                 server.keys[key] = (body, answer)
@@ -213,6 +197,18 @@ class _LoopbackAPI:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/"
+
+    def accept(self, headers: dict[str, str], to: str) -> None:
+        """Write down an email this API took (``headers`` by lower-case name)."""
+        self.record.add(
+            Accepted(
+                reminder_id=int(headers.get("x-taskgraph-reminder", 0)),
+                at=time.time(),
+                connection=str(threading.get_ident()),  # the thread of one keep-alive client
+                message_id=headers.get("message-id", ""),
+                to=to,
+            )
+        )
 
     def start(self) -> None:
         ThreadingHTTPServer.request_queue_size = 256  # a burst opens many connections at once
