@@ -33,7 +33,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import RESULTS, reset_database, setup_django, write_json  # noqa: E402
+from bench.common import (  # noqa: E402
+    REMINDER_WORKER_ENV,
+    RESULTS,
+    setup_reminder_bench,
+    write_json,
+)
 from bench.reminders import Provider  # noqa: E402
 from tests.processes import (  # noqa: E402
     ManagedProcess,
@@ -189,16 +194,8 @@ def main() -> None:
     args = parser.parse_args()
     # Stopped with SIGTERM, still stop the processes it started (the finally below).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
-    os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/tg_chaos_bench")
-    redis_server = RedisServer()
-    os.environ["REDIS_URL"] = redis_server.url  # the bench's wake-ups go to the same Redis
-    setup_django("chaos.sqlite3")
-    from django.db import connection
-
-    if connection.vendor != "postgresql":
-        sys.exit("bench/chaos.py needs PostgreSQL: the worker is another process")
-    reset_database()
-    import jobs.actors  # noqa: F401 - declares the actors on the Redis broker
+    redis_server = RedisServer()  # the bench's wake-ups go to the same Redis
+    setup_reminder_bench(name="chaos", redis_server=redis_server)
 
     rng = random.Random(14)
     redis_server.start()
@@ -209,17 +206,9 @@ def main() -> None:
         env = {
             "DATABASE_URL": os.environ["DATABASE_URL"],
             "REDIS_URL": redis_server.url,
-            # As in production: DEBUG off.
-            "DEBUG": "0",
-            "SECRET_KEY": "bench-chaos-" + "k" * 50,
-            "ALLOWED_HOSTS": "localhost",
+            **REMINDER_WORKER_ENV,
             **provider.worker_env(),
             "REMINDER_STALE_SENDING_SECONDS": "10",
-            # Thousands of reminders to one owner: no per-user email caps.
-            "REMINDER_EMAILS_PER_HOUR": "0",
-            "REMINDER_EMAILS_PER_DAY": "0",
-            "dramatiq_worker_timeout": "100",
-            "LOG_LEVEL": "WARNING",
         }
         worker = ManagedProcess(
             name="worker",

@@ -71,6 +71,36 @@ def reset_database() -> None:
     call_command("migrate", verbosity=0)
 
 
+# A reminder worker as production runs one (DEBUG off: no in-memory log of every SQL query;
+# Dramatiq's idle poll at 100 ms as the Dockerfile and `make worker` set it), for benchmarks
+# that send thousands of reminders to one owner (no per-user email caps).
+REMINDER_WORKER_ENV = {
+    "DEBUG": "0",
+    "SECRET_KEY": "bench-reminder-worker-" + "k" * 50,
+    "ALLOWED_HOSTS": "localhost",
+    "LOG_LEVEL": "WARNING",
+    "dramatiq_worker_timeout": "100",
+    "REMINDER_EMAILS_PER_HOUR": "0",
+    "REMINDER_EMAILS_PER_DAY": "0",
+}
+
+
+def setup_reminder_bench(*, name: str, redis_server) -> None:
+    """Django on PostgreSQL (DATABASE_URL, default a ``tg_<name>_bench`` database; worker
+    processes need a shared database), wake-ups sent to ``redis_server``, a fresh schema, the
+    actors declared on the Redis broker."""
+    os.environ.setdefault("DATABASE_URL", f"postgres://postgres@127.0.0.1:5432/tg_{name}_bench")
+    os.environ["REDIS_URL"] = redis_server.url
+    os.environ["LOG_LEVEL"] = "WARNING"
+    setup_django(f"{name}.sqlite3")
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        sys.exit(f"bench/{name}.py needs PostgreSQL: the worker is another process")
+    reset_database()
+    import jobs.actors  # noqa: F401 - declares the actors on the Redis broker
+
+
 def summarize(samples_s: list[float]) -> dict[str, float]:
     ms = sorted(s * 1000 for s in samples_s)
     return {

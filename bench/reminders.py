@@ -14,7 +14,7 @@ provider runs in a process of its own. Lateness = the moment the provider accept
 written as PENDING rows and queued by one run of the dispatcher, as the periodic job would.
 Prints p50/p95/p99/max lateness, throughput and the worker's peak memory; writes
 bench/results/reminders.json. Needs PostgreSQL (DATABASE_URL, default
-postgres://postgres@127.0.0.1:5432/tg_rem_bench) and redis-server (a private one is started on
+postgres://postgres@127.0.0.1:5432/tg_reminders_bench) and redis-server (a private one is started on
 a free port in 18300-18339). --small divides every count by ten.
 """
 
@@ -32,7 +32,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import RESULTS, analyze, reset_database, setup_django, write_json  # noqa: E402
+from bench.common import (  # noqa: E402
+    REMINDER_WORKER_ENV,
+    RESULTS,
+    analyze,
+    setup_reminder_bench,
+    write_json,
+)
 from tests.processes import (  # noqa: E402
     SMTP_PORTS,
     RedisServer,
@@ -131,21 +137,7 @@ class Worker(WorkerProcess):
         processes: int,
         log: Path,
     ) -> None:
-        # dramatiq_worker_timeout as the Dockerfile and `make worker` set it (Dramatiq's 1 s
-        # idle poll would add up to a second to every reminder).
-        env = {
-            "REDIS_URL": redis_url,
-            # As in production: DEBUG off (no in-memory log of every SQL query).
-            "DEBUG": "0",
-            "SECRET_KEY": "bench-reminders-" + "k" * 50,
-            "ALLOWED_HOSTS": "localhost",
-            "LOG_LEVEL": "WARNING",
-            "dramatiq_worker_timeout": "100",
-            **email_env,
-            # One owner receives every reminder: no per-user email caps.
-            "REMINDER_EMAILS_PER_HOUR": "0",
-            "REMINDER_EMAILS_PER_DAY": "0",
-        }
+        env = {"REDIS_URL": redis_url, **REMINDER_WORKER_ENV, **email_env}
         super().__init__(env=env, log=log, threads=threads, processes=processes)
         self.start(redis_url)
 
@@ -317,19 +309,10 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=float, default=20.0)
     parser.add_argument("--scenarios", nargs="*", default=["a", "b", "c"])
     args = parser.parse_args()
-    os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/tg_rem_bench")
     scale = 10 if args.small else 1
     redis_server = RedisServer()
     # The bench process sends the dispatcher's wake-ups to the same private Redis.
-    os.environ["REDIS_URL"] = redis_server.url
-    os.environ["LOG_LEVEL"] = "WARNING"
-    setup_django("reminders.sqlite3")
-    from django.db import connection
-
-    if connection.vendor != "postgresql":
-        sys.exit("bench/reminders.py needs PostgreSQL: the worker is another process")
-    reset_database()
-    import jobs.actors  # noqa: F401 - declares the actors on the Redis broker
+    setup_reminder_bench(name="reminders", redis_server=redis_server)
 
     rng = random.Random(3)
     redis_server.start()

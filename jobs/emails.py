@@ -13,13 +13,18 @@ from tasks.models import Reminder
 from webhooks.models import WebhookEndpoint
 
 
+def _moment(reminder: Reminder) -> int:
+    """The reminder's moment as it names the email: one per reminder and remind_at."""
+    return int(reminder.remind_at.timestamp())
+
+
 def message_id(reminder: Reminder) -> str:
     """The same for every attempt at one reminder's moment, so that a copy sent twice (a
     worker killed between the provider's acceptance and the SENT mark) carries the Message-ID
     of the first, which mail clients and archives use to drop duplicates. A reminder re-armed
     for a new moment gets a new one: it is a new email."""
     domain = parseaddr(settings.DEFAULT_FROM_EMAIL)[1].rpartition("@")[2] or "taskgraph.localhost"
-    return f"<reminder.{reminder.pk}.{int(reminder.remind_at.timestamp())}@{domain}>"
+    return f"<reminder.{reminder.pk}.{_moment(reminder)}@{domain}>"
 
 
 def _local(moment, zone: ZoneInfo) -> str:
@@ -50,7 +55,7 @@ def reminder_email(reminder: Reminder) -> EmailMultiAlternatives:
     message.attach_alternative(render_to_string("jobs/reminder_email.html", context), "text/html")
     # For providers that take one (core.email.ResendBackend): the same for every attempt at
     # this reminder's moment, like the Message-ID.
-    message.idempotency_key = f"reminder/{reminder.pk}/{int(reminder.remind_at.timestamp())}"
+    message.idempotency_key = f"reminder/{reminder.pk}/{_moment(reminder)}"
     return message
 
 

@@ -330,8 +330,9 @@ def deliver_batch(
     """
     reminder_worker_session()
     claims = reminder_claim_due(limit=limit, due_before=due_before)
-    outcomes = _Outcomes({"claimed": len(claims), "sent": 0, "retrying": 0, "failed": 0})
-    outcomes.counts["released"] = 0
+    outcomes = _Outcomes(
+        {"claimed": len(claims), "sent": 0, "retrying": 0, "failed": 0, "released": 0}
+    )
     if not claims:
         return outcomes.counts
     if len(claims) == limit and on_full_batch is not None:
