@@ -176,7 +176,7 @@ EMAIL_PROVIDER = env.str("EMAIL_PROVIDER", "console").strip().lower()
 if EMAIL_PROVIDER == "console":
     EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 elif EMAIL_PROVIDER == "smtp":
-    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_BACKEND = "core.email.SMTPBackend"  # Django's, cheaper per email (core/email.py)
     EMAIL_HOST = env.str("EMAIL_HOST", "localhost")
     EMAIL_PORT = env.int("EMAIL_PORT", 25)
     EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", "")

@@ -132,6 +132,8 @@ class Received:
     at: float
     message: Message
     peer: int = 0  # the client's port: one per SMTP connection
+    sender: str = ""  # the envelope's MAIL FROM
+    content: bytes = b""  # the message as it came over the wire
 
 
 @dataclass
@@ -166,6 +168,8 @@ class Inbox:
             time.time(),
             message,
             session.peer[1],
+            envelope.mail_from,
+            envelope.content,
         )
         self.received.append(received)
         if self.on_accept is not None:

@@ -31,8 +31,9 @@ def inbox(smtp_server):
 
 @pytest.fixture
 def smtp_email(settings, smtp_server):
-    """The test process sends through Django's SMTP backend to the loopback server."""
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    """The test process sends through the SMTP backend of EMAIL_PROVIDER=smtp to the loopback
+    server."""
+    settings.EMAIL_BACKEND = "core.email.SMTPBackend"  # what EMAIL_PROVIDER=smtp uses
     settings.EMAIL_HOST = "127.0.0.1"
     settings.EMAIL_PORT = smtp_server.port
     settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
