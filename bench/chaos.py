@@ -7,6 +7,8 @@ process SIGKILLed at a random moment of the burst (0-50 ms after 10-90% were rec
 at once, as a supervisor would. Counts duplicates (emails the SMTP server accepted twice) and
 the recovery (last arrival minus the kill). REMINDER_STALE_SENDING_SECONDS is 10 here (30 by
 default) to keep rounds short; it moves the recovery time, not the duplicate window.
+``--idempotency-header Resend-Idempotency-Key`` (smtp): the worker sends each reminder's key in
+that header and the SMTP server honours it, as Resend's SMTP relay does.
 
 outage: 1,000 reminders due at random within a minute; Redis (no persistence) stopped for
 60 s across a minute boundary, covering all of them; nothing restarted by hand. Reports how
@@ -191,6 +193,12 @@ def main() -> None:
     parser.add_argument("--scenarios", nargs="*", default=["kills", "outage"])
     parser.add_argument("--transport", choices=["smtp", "postmark", "resend"], default="smtp")
     parser.add_argument("--processes", type=int, default=1)
+    parser.add_argument(
+        "--idempotency-header",
+        default="",
+        help="smtp: the relay honours keys in this header, the worker sends them "
+        "(EMAIL_IDEMPOTENCY_HEADER), e.g. Resend-Idempotency-Key",
+    )
     args = parser.parse_args()
     # Stopped with SIGTERM, still stop the processes it started (the finally below).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
@@ -202,7 +210,12 @@ def main() -> None:
     results = {}
     with tempfile.TemporaryDirectory(prefix="bench-chaos-") as tmp:
         received = Received(Path(tmp) / "accepted.records")
-        provider = Provider(kind=args.transport, record=received.path, latency_ms=20)
+        provider = Provider(
+            kind=args.transport,
+            record=received.path,
+            latency_ms=20,
+            idempotency_header=args.idempotency_header,
+        )
         env = {
             "DATABASE_URL": os.environ["DATABASE_URL"],
             "REDIS_URL": redis_server.url,
@@ -245,7 +258,8 @@ def main() -> None:
     kept.pop("kills", None)  # the old single-transport layout
     runs = {**kept, "machine": {"cpus": os.cpu_count()}}
     for name, result in results.items():  # a run of one scenario keeps the other's figures
-        key = f"kills_{args.transport}_{args.processes}p"
+        keyed = "_keyed" if args.transport == "smtp" and args.idempotency_header else ""
+        key = f"kills_{args.transport}{keyed}_{args.processes}p"
         runs[name if name == "outage" else key] = {**result, "worker_processes": args.processes}
     path = write_json("chaos.json", runs)
     print(f"wrote {path.relative_to(ROOT)}")

@@ -85,13 +85,18 @@ def cpu_seconds(pid: int, *, children: bool = False) -> float:
 class Provider:
     """tests/providers.py in its own process, appending accepted emails to ``record``."""
 
-    def __init__(self, *, kind: str, record: Path, latency_ms: float) -> None:
+    def __init__(
+        self, *, kind: str, record: Path, latency_ms: float, idempotency_header: str = ""
+    ) -> None:
         self.kind = kind
         self.port = free_port(SMTP_PORTS)
+        # smtp: a relay honouring keys in this header (as Resend's reads Resend-Idempotency-Key)
+        self.idempotency_header = idempotency_header
         self.process = subprocess.Popen(
             [
                 *(sys.executable, "-m", "tests.providers", kind, "--port", str(self.port)),
                 *("--record", str(record), "--latency-ms", str(latency_ms)),
+                *("--idempotency-header", idempotency_header),
             ],
             cwd=ROOT,
             stdout=subprocess.PIPE,
@@ -105,6 +110,7 @@ class Provider:
                 "EMAIL_PROVIDER": "smtp",
                 "EMAIL_HOST": "127.0.0.1",
                 "EMAIL_PORT": str(self.port),
+                "EMAIL_IDEMPOTENCY_HEADER": self.idempotency_header,
             }
         if self.kind == "resend":
             return {

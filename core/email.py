@@ -72,7 +72,11 @@ class SMTPBackend(DjangoSMTPBackend):
     turning a reminder email into bytes (tests/jobs/test_smtp_backend.py compares the two on
     the wire).
 
-    Three differences, none visible to the receiver:
+    With ``EMAIL_IDEMPOTENCY_HEADER`` set (e.g. ``Resend-Idempotency-Key`` for Resend's SMTP
+    relay), a message with an ``idempotency_key`` attribute (the reminder emails) carries it in
+    that header, for relays that send a key they have seen once only.
+
+    Three differences from Django's, none visible to the receiver:
     - envelope addresses are sanitized once per address and kept (``_envelope_address``);
     - headers that fit on one line and are plain printable ASCII are written as they are,
       which is what the standard library's folding makes of them, without its Header
@@ -88,8 +92,12 @@ class SMTPBackend(DjangoSMTPBackend):
         encoding = email_message.encoding or settings.DEFAULT_CHARSET
         sender = _envelope_address(email_message.from_email, encoding)
         to = [_envelope_address(address, encoding) for address in recipients]
+        message = email_message.message()
+        key = getattr(email_message, "idempotency_key", None)
+        if key and settings.EMAIL_IDEMPOTENCY_HEADER:
+            message[settings.EMAIL_IDEMPOTENCY_HEADER] = key
         body = BytesIO()
-        _Generator(body, mangle_from_=False, policy=_WIRE_POLICY).flatten(email_message.message())
+        _Generator(body, mangle_from_=False, policy=_WIRE_POLICY).flatten(message)
         try:
             self.connection.sendmail(sender, to, body.getvalue())
         except smtplib.SMTPException:

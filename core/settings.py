@@ -4,6 +4,7 @@ Unset REDIS_URL and DATABASE_URL give the embedded mode: a SQLite file and an in
 An empty variable counts as unset for every type (see core/env.py).
 """
 
+import re
 from pathlib import Path
 
 import dj_database_url
@@ -192,6 +193,14 @@ else:
     EMAIL_BACKEND = f"anymail.backends.{EMAIL_PROVIDER}.EmailBackend"
 # Any other backend by dotted path (benchmarks use a recording one); overrides EMAIL_PROVIDER.
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", EMAIL_BACKEND)
+# A relay that sends a message whose key it has seen once only reads the key from this header
+# (Resend's SMTP: Resend-Idempotency-Key); core.email.SMTPBackend adds it to reminder emails.
+EMAIL_IDEMPOTENCY_HEADER = env.str("EMAIL_IDEMPOTENCY_HEADER", "")
+if EMAIL_IDEMPOTENCY_HEADER and not re.fullmatch(r"[!-9;-~]+", EMAIL_IDEMPOTENCY_HEADER):
+    raise ImproperlyConfigured(
+        f"EMAIL_IDEMPOTENCY_HEADER={EMAIL_IDEMPOTENCY_HEADER!r} is not a header name: printable "
+        "ASCII without spaces or ':', e.g. Resend-Idempotency-Key."
+    )
 ANYMAIL = env.prefixed("ANYMAIL_")  # ANYMAIL_WEBHOOK_SECRET -> ANYMAIL["WEBHOOK_SECRET"]
 # A send's time bound, below the stale-claim threshold (see REMINDER_CLAIM_HOLD_SECONDS).
 ANYMAIL["REQUESTS_TIMEOUT"] = float(ANYMAIL.get("REQUESTS_TIMEOUT", 10))

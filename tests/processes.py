@@ -141,13 +141,18 @@ class Inbox:
     """SMTP handler: records accepted messages; answers by recipient address.
 
     refused-*@... -> 550 (permanent); addresses in ``transient`` get that many 451 replies
-    first; ``rcpt_delay`` slows every RCPT so a killed client dies before DATA.
+    first; ``rcpt_delay`` slows every RCPT so a killed client dies before DATA. With an
+    ``idempotency_header`` (Resend's SMTP relay reads Resend-Idempotency-Key), a message whose
+    key was accepted before is answered 250 again and not delivered twice (``replayed``).
     """
 
     received: list[Received] = field(default_factory=list)
     transient: dict[str, int] = field(default_factory=dict)
     rcpt_delay: float = 0.0
     on_accept: Callable[[Received], None] | None = None
+    idempotency_header: str = ""
+    keys: set[str] = field(default_factory=set)
+    replayed: int = 0
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if self.rcpt_delay:
@@ -162,6 +167,12 @@ class Inbox:
 
     async def handle_DATA(self, server, session, envelope):
         message = email.message_from_bytes(envelope.content)
+        key = message[self.idempotency_header] if self.idempotency_header else None
+        if key is not None:
+            if key in self.keys:
+                self.replayed += 1
+                return "250 Message accepted for delivery"
+            self.keys.add(key)
         received = Received(
             int(message["X-Taskgraph-Reminder"]),
             list(envelope.rcpt_tos),
@@ -187,6 +198,9 @@ class Inbox:
         self.received.clear()
         self.transient.clear()
         self.rcpt_delay = 0.0
+        self.idempotency_header = ""
+        self.keys.clear()
+        self.replayed = 0
 
 
 class SMTPServer:

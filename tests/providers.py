@@ -242,10 +242,11 @@ class PostmarkServer(_LoopbackAPI):
     handler = _PostmarkHandler
 
 
-def _serve_smtp(port: int, record: Record) -> None:
+def _serve_smtp(port: int, record: Record, idempotency_header: str) -> None:
     from tests.processes import SMTPServer
 
     server = SMTPServer(port=port)
+    server.inbox.idempotency_header = idempotency_header
 
     def accepted(received) -> None:
         server.inbox.received.clear()  # the record keeps what a benchmark needs
@@ -269,13 +270,16 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--record", required=True)
     parser.add_argument("--latency-ms", type=float, default=20.0)
+    parser.add_argument(
+        "--idempotency-header", default="", help="smtp: send a message whose key it has seen once"
+    )
     args = parser.parse_args()
     record = Record(path=args.record)
     if args.kind in ("postmark", "resend"):
         server = PostmarkServer if args.kind == "postmark" else ResendServer
         server(port=args.port, latency_s=args.latency_ms / 1000, record=record).start()
     else:
-        _serve_smtp(args.port, record)
+        _serve_smtp(args.port, record, args.idempotency_header)
     print("ready", flush=True)
     signal.sigwait({signal.SIGTERM, signal.SIGINT})
 

@@ -1,6 +1,9 @@
-"""Resend's idempotency keys (core.email.ResendBackend) against a Resend-compatible server on
-loopback (tests/providers.py) that honours them as Resend documents: a reminder sent again
-after its first acceptance went unrecorded reaches the inbox once."""
+"""Idempotency keys against providers on loopback that honour them as Resend documents: a
+reminder sent again after its first acceptance went unrecorded reaches the inbox once.
+
+Resend's API (core.email.ResendBackend) takes the key in its Idempotency-Key HTTP header, on
+the server of tests/providers.py; an SMTP relay (Resend's reads Resend-Idempotency-Key) takes
+it in the message header EMAIL_IDEMPOTENCY_HEADER names, on the test suite's SMTP server."""
 
 import json
 import socket
@@ -118,3 +121,51 @@ def test_a_request_cut_short_by_a_dying_client_keeps_no_key(resend):
     )
     assert response.status_code == 200
     assert resend.record.reminder_ids() == [1]
+
+
+SMTP_KEY_HEADER = "Resend-Idempotency-Key"
+
+
+@pytest.fixture
+def keyed_relay(settings, smtp_email, inbox):
+    settings.EMAIL_IDEMPOTENCY_HEADER = SMTP_KEY_HEADER
+    inbox.idempotency_header = SMTP_KEY_HEADER
+    return inbox
+
+
+def test_through_smtp_a_reminder_carries_its_key_in_the_named_header(user, keyed_relay):
+    reminder = DueReminderFactory(task=TaskFactory(owner=user))
+
+    assert deliver_batch(limit=10, compose=reminder_email)["sent"] == 1
+
+    [received] = keyed_relay.received
+    key = f"reminder/{reminder.pk}/{int(reminder.remind_at.timestamp())}"
+    assert received.message.get_all(SMTP_KEY_HEADER) == [key]
+
+
+def test_through_a_keyed_relay_sent_again_after_an_unrecorded_acceptance_it_arrives_once(
+    user, keyed_relay
+):
+    reminder = DueReminderFactory(task=TaskFactory(owner=user))
+    first_attempt_unrecorded(reminder)
+
+    assert deliver_batch(limit=10, compose=reminder_email)["sent"] == 1
+
+    assert (keyed_relay.reminder_ids(), keyed_relay.replayed) == ([reminder.pk], 1)
+    reminder.refresh_from_db()
+    assert reminder.state == ReminderState.SENT
+
+
+def test_without_the_setting_no_key_header_and_a_relay_delivers_twice(user, smtp_email, inbox):
+    """The window the key closes: without it the second attempt is a second email (with the
+    first one's Message-ID, which is all a mail client has to drop it by)."""
+    inbox.idempotency_header = SMTP_KEY_HEADER  # the relay would honour one
+    reminder = DueReminderFactory(task=TaskFactory(owner=user))
+    first_attempt_unrecorded(reminder)
+
+    assert deliver_batch(limit=10, compose=reminder_email)["sent"] == 1
+
+    assert inbox.reminder_ids() == [reminder.pk, reminder.pk]
+    first, second = (received.message for received in inbox.received)
+    assert (first[SMTP_KEY_HEADER], second[SMTP_KEY_HEADER]) == (None, None)
+    assert first["Message-ID"] == second["Message-ID"]

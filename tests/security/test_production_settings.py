@@ -84,6 +84,14 @@ def test_production_refuses_an_email_provider_without_a_webhook_secret():
     )
 
 
+@pytest.mark.parametrize("name", ["Idempotency Key", "Key:", "Clé"])
+def test_an_idempotency_header_that_is_no_header_name_is_refused(name):
+    assert startup_error(EMAIL_PROVIDER="smtp", EMAIL_IDEMPOTENCY_HEADER=name) == (
+        f"django.core.exceptions.ImproperlyConfigured: EMAIL_IDEMPOTENCY_HEADER={name!r} is not "
+        "a header name: printable ASCII without spaces or ':', e.g. Resend-Idempotency-Key."
+    )
+
+
 def test_the_webhook_secret_is_read_from_the_environment():
     result = run(
         "import django; django.setup(); from django.conf import settings; "
