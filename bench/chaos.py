@@ -96,8 +96,17 @@ class Received:
     def ids(self) -> list[int]:
         return [pk for pk, _ in self.items()]
 
+    def replayed(self) -> int:
+        """Requests the provider answered from an idempotency key it had seen: duplicates the
+        key prevented."""
+        try:
+            return Path(f"{self.path}.replayed").read_bytes().count(b"\n")
+        except FileNotFoundError:
+            return 0
+
     def reset(self) -> None:
         self.path.unlink(missing_ok=True)
+        Path(f"{self.path}.replayed").unlink(missing_ok=True)
 
 
 def kills(*, stack, received: Received, rounds: int, emails: int, rng) -> dict:
@@ -121,6 +130,7 @@ def kills(*, stack, received: Received, rounds: int, emails: int, rng) -> dict:
             "all_sent": done and set(ids) == set(due),
             "received_at_kill": at_kill,
             "duplicates": len(ids) - len(set(ids)),
+            "replayed_by_key": received.replayed(),
             "recovery_s": round(max(at for _, at in received.items()) - killed_at, 2),
         }
         results.append(result)
@@ -132,6 +142,7 @@ def kills(*, stack, received: Received, rounds: int, emails: int, rng) -> dict:
         "all_sent": all(r["all_sent"] for r in results),
         "duplicates": duplicates,
         "duplicate_rate": duplicates / (rounds * emails),
+        "replayed_by_key": sum(r["replayed_by_key"] for r in results),
         "max_duplicates_in_a_round": max(r["duplicates"] for r in results),
         "recovery_s": {
             "median": statistics.median(r["recovery_s"] for r in results),
@@ -142,7 +153,8 @@ def kills(*, stack, received: Received, rounds: int, emails: int, rng) -> dict:
     }
     print(
         f"kills: {duplicates} duplicates in {rounds * emails} emails "
-        f"({100 * summary['duplicate_rate']:.3f}%), recovery median "
+        f"({100 * summary['duplicate_rate']:.3f}%), {summary['replayed_by_key']} more answered "
+        f"from an idempotency key without sending; recovery median "
         f"{summary['recovery_s']['median']} s, max {summary['recovery_s']['max']} s",
         flush=True,
     )

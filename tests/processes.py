@@ -151,6 +151,7 @@ class Inbox:
     rcpt_delay: float = 0.0
     on_accept: Callable[[Received], None] | None = None
     idempotency_header: str = ""
+    on_replay: Callable[[int], None] | None = None
     keys: set[str] = field(default_factory=set)
     replayed: int = 0
 
@@ -171,6 +172,8 @@ class Inbox:
         if key is not None:
             if key in self.keys:
                 self.replayed += 1
+                if self.on_replay is not None:
+                    self.on_replay(int(message["X-Taskgraph-Reminder"]))
                 return "250 Message accepted for delivery"
             self.keys.add(key)
         received = Received(

@@ -55,6 +55,17 @@ class Record:
             finally:
                 os.close(fd)
 
+    def replay(self, reminder_id: int) -> None:
+        """A request whose idempotency key was seen before: answered, not sent again. With a
+        path, noted in ``<path>.replayed`` (what a benchmark counts as duplicates avoided)."""
+        if self.path:
+            line = f"{reminder_id} {time.time():.6f}\n".encode()
+            fd = os.open(f"{self.path}.replayed", os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+            try:
+                os.write(fd, line)
+            finally:
+                os.close(fd)
+
     def reminder_ids(self) -> list[int]:
         with self.lock:
             return sorted(item.reminder_id for item in self.accepted)
@@ -151,6 +162,8 @@ class _ResendHandler(BaseHTTPRequestHandler):
                         },
                     )
                 server.replayed += 1
+                reminder = json.loads(body).get("headers", {}).get("X-Taskgraph-Reminder", 0)
+                server.record.replay(int(reminder))
                 return _answer(self, 200, answer)
         try:
             answer = self._send(server, key, json.loads(body), body)
@@ -261,6 +274,7 @@ def _serve_smtp(port: int, record: Record, idempotency_header: str) -> None:
         )
 
     server.inbox.on_accept = accepted
+    server.inbox.on_replay = record.replay
     server.start()
 
 
