@@ -260,6 +260,7 @@ def _serve_smtp(port: int, record: Record, idempotency_header: str) -> None:
 
     server = SMTPServer(port=port)
     server.inbox.idempotency_header = idempotency_header
+    server.inbox.headers_only = True
 
     def accepted(received) -> None:
         server.inbox.received.clear()  # the record keeps what a benchmark needs
