@@ -115,7 +115,14 @@ def formatter(*, json: bool) -> structlog.stdlib.ProcessorFormatter:
     renderer = (
         [structlog.processors.dict_tracebacks, structlog.processors.JSONRenderer()]
         if json
-        else [structlog.dev.ConsoleRenderer(colors=False)]
+        # Plain tracebacks, as Python prints them: the rich ones structlog picks when rich is
+        # installed print every frame's local variables (passwords and tokens included, past
+        # redact_secrets) and took seconds of CPU per traceback in a loaded worker.
+        else [
+            structlog.dev.ConsoleRenderer(
+                colors=False, exception_formatter=structlog.dev.plain_traceback
+            )
+        ]
     )
     return structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=_pre_chain(),

@@ -112,6 +112,31 @@ def test_development_logs_are_readable_lines(client):
     assert not line.startswith("{")
 
 
+def test_development_logs_print_plain_tracebacks_without_local_variables():
+    buffer = io.StringIO()
+    handler = logging.StreamHandler(buffer)
+    handler.setFormatter(logs.formatter(json=False))
+    logger = logging.getLogger("taskgraph.test_tracebacks")
+    logger.addHandler(handler)
+
+    def sign_in():
+        password = "correct-horse-battery"  # noqa: F841 (a local a traceback could show)
+        raise ValueError("refused")
+
+    try:
+        sign_in()
+    except ValueError:
+        logger.exception("sign_in_failed")
+    finally:
+        logger.removeHandler(handler)
+
+    text = buffer.getvalue()
+    assert "sign_in_failed" in text
+    assert "Traceback (most recent call last):" in text
+    assert text.rstrip().endswith("ValueError: refused")
+    assert "correct-horse-battery" not in text
+
+
 def test_no_password_token_or_session_key_is_ever_logged(log_lines):
     """The account and token flows, logged at DEBUG: none of their secrets in the log."""
     first_password = "first secret passphrase 41"
