@@ -248,5 +248,4 @@ class WebhookMutation:
         delivery = services.webhook_delivery_retry(
             user=caller(info), pk=decode_pk(id, "WebhookDelivery")
         )
-        delivery = selectors.webhook_delivery_get(user=caller(info), pk=delivery.pk)
         return WebhookDeliveryPayload(delivery=delivery)
