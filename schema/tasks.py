@@ -20,6 +20,7 @@ from schema.connections import (
     describe_paging,
 )
 from schema.errors import (
+    ArgumentError,
     FieldError,
     field_errors,
     not_found_error,
@@ -30,7 +31,7 @@ from schema.ids import decode_pk, decode_pks
 from schema.inputs import given
 from schema.task_types import TaskStatusEnum, TaskType
 from tasks import selectors, services
-from tasks.models import Task
+from tasks.models import TITLE_MAX_LENGTH, Task
 
 
 @strawberry.input(description="All given conditions must hold.")
@@ -43,7 +44,9 @@ class TaskFilter:
         default=None, description="Scheduled at or before this moment."
     )
     title_contains: str | None = strawberry.field(
-        default=None, description="Case-insensitive substring of the title."
+        default=None,
+        description=f"Case-insensitive substring of the title (at most {TITLE_MAX_LENGTH} "
+        "characters, the longest a title can be).",
     )
     ready: bool | None = strawberry.field(
         default=None,
@@ -116,9 +119,18 @@ def _graph_errors(exc: ValidationError) -> list[FieldError]:
 task_errors = payload_errors(convert=_graph_errors)
 
 
+def _check_title_contains(text: str | None) -> None:
+    # No title is longer; SQLite also refuses LIKE patterns past 50,000 bytes.
+    if text is not None and len(text) > TITLE_MAX_LENGTH:
+        raise ArgumentError(
+            f"titleContains must be at most {TITLE_MAX_LENGTH} characters, the longest a title "
+            f"can be (it has {len(text)}).",
+            "max_length",
+        )
+
+
 def _check_order(order: list[TaskOrder]) -> None:
-    # A repeated field could only be ignored (the first already sorts by it); tens of
-    # thousands of them cost seconds to plan.
+    # A repeated field could only be ignored: the first already sorts by it.
     named = set()
     for item in order:
         if item.field in named:
@@ -192,6 +204,7 @@ class TaskQuery:
         refuse_naive(
             scheduled_after=filter.scheduled_after, scheduled_before=filter.scheduled_before
         )
+        _check_title_contains(filter.title_contains)
         _check_order(order or [])
         return selectors.task_list(
             user=caller(info),
