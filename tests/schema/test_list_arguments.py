@@ -247,9 +247,9 @@ ORDERED = "query($o: [TaskOrder!]) { tasks(order: $o) { edges { node { title } }
     [
         ([{"field": "TITLE"}, {"field": "TITLE", "direction": "DESC"}], "TITLE"),
         ([{"field": "CREATED_AT"}, {"field": "TITLE"}, {"field": "CREATED_AT"}], "CREATED_AT"),
-        ([{"field": "SCHEDULED_AT"}] * 1000, "SCHEDULED_AT"),
+        ([{"field": "SCHEDULED_AT"}] * 500, "SCHEDULED_AT"),
     ],
-    ids=["opposite-directions", "apart", "a-thousand"],
+    ids=["opposite-directions", "apart", "five-hundred"],
 )
 def test_an_order_naming_a_field_twice_is_refused_not_half_ignored(gql, task, order, named):
     body = gql(ORDERED, {"o": order})
