@@ -271,3 +271,22 @@ def test_an_order_naming_each_field_once_sorts_by_all_three(user, gql):
     ]
     edges = gql.data(ORDERED, {"o": order})["tasks"]["edges"]
     assert [e["node"]["title"] for e in edges] == ["b", "a", "c"]
+
+
+@pytest.mark.parametrize("value", [2**31, 2**63, 2**70, -(2**31) - 1])
+def test_a_size_beyond_32_bits_is_refused_by_the_int_scalar(gql, value):
+    as_variable = gql("query($n: Int) { tasks(first: $n) { totalCount } }", {"n": value})
+    assert [(e["message"], e["extensions"]) for e in as_variable["errors"]] == [
+        (
+            "Variable '$n' has invalid value: Int cannot represent non 32-bit signed integer "
+            f"value: {value}",
+            BAD_USER_INPUT,
+        )
+    ]
+    as_literal = gql(f'{{ webhookDeliveries(webhookId: "x", first: {value}) {{ id }} }}')
+    assert [(e["message"], e["extensions"]) for e in as_literal["errors"]] == [
+        (
+            f"Int cannot represent non 32-bit signed integer value: {value}",
+            {"code": "GRAPHQL_VALIDATION_FAILED"},
+        )
+    ]
