@@ -1,6 +1,7 @@
 """The reminder email: plain text and HTML, times in the owner's time zone; and the notice to
 the owner of a webhook endpoint that was disabled."""
 
+from datetime import UTC
 from email.utils import parseaddr
 from zoneinfo import ZoneInfo
 
@@ -28,7 +29,12 @@ def message_id(reminder: Reminder) -> str:
 
 
 def _local(moment, zone: ZoneInfo) -> str:
-    local = moment.astimezone(zone)
+    try:
+        local = moment.astimezone(zone)
+    except OverflowError:
+        # Within hours of year 1 or 9999's end (the API takes any moment UTC can hold), the
+        # local time has no date Python can represent: the email shows UTC instead.
+        return f"{moment.astimezone(UTC):%A %-d %B %Y, %H:%M} (UTC)"
     return f"{local:%A %-d %B %Y, %H:%M} ({zone.key})"
 
 

@@ -40,15 +40,27 @@ class PagingError(GraphQLError):
         super().__init__(message, extensions={"code": "BAD_USER_INPUT"})
 
 
+def check_size(name: str, value: int | None, cap: int) -> None:
+    """A size argument (`first`, `last`): refused, never clamped, when negative or above
+    `cap`. Every list and connection of the schema answers with these messages and code."""
+    if value is None:
+        return
+    if value < 0:
+        raise PagingError(f"Argument '{name}' must be a non-negative integer.")
+    if value > cap:
+        raise PagingError(f"Argument '{name}' cannot be higher than {cap}.")
+
+
+def check_length(name: str, items: list, cap: int) -> None:
+    """A list argument holds at most `cap` items: more is refused like a size above its cap."""
+    if len(items) > cap:
+        raise PagingError(f"Argument '{name}' cannot hold more than {cap} items.")
+
+
 def bounded_first(first: int | None, cap: int) -> int:
     """A list's `first` argument, checked like a connection's: at most `cap`, the default."""
-    if first is None:
-        return cap
-    if first < 0:
-        raise PagingError("Argument 'first' must be a non-negative integer.")
-    if first > cap:
-        raise PagingError(f"Argument 'first' cannot be higher than {cap}.")
-    return first
+    check_size("first", first, cap)
+    return cap if first is None else first
 
 
 # Keyset pagination (issue 11). A cursor holds the row's values of the sort keys and its id, and
@@ -74,11 +86,8 @@ def _selects(info: Info, name: str) -> bool:
 
 
 def _check_paging(*, first, last, max_results: int) -> None:
-    for name, value in (("first", first), ("last", last)):
-        if value is not None and value < 0:
-            raise PagingError(f"Argument '{name}' must be a non-negative integer.")
-        if value is not None and value > max_results:
-            raise PagingError(f"Argument '{name}' cannot be higher than {max_results}.")
+    check_size("first", first, max_results)
+    check_size("last", last, max_results)
     if last is not None and first is not None:
         raise PagingError("Pass 'first' or 'last', not both.")
 

@@ -19,6 +19,7 @@ from strawberry import Info, auto, relay
 from strawberry.scalars import JSON
 
 from schema.auth import IsAuthenticated, caller, session_only
+from schema.connections import bounded_first
 from schema.errors import FieldError, payload_errors
 from schema.ids import ModelNode, decode_pk
 from schema.inputs import given
@@ -135,7 +136,7 @@ class InboundHookQuery:
         self, info: Info, hook_id: strawberry.ID, first: int = 20
     ) -> list[InboundDeliveryType]:
         deliveries = hooks.inbound_delivery_list(
-            user=caller(info), hook_pk=_hook_pk(hook_id), limit=max(0, min(first, DELIVERIES_MAX))
+            user=caller(info), hook_pk=_hook_pk(hook_id), limit=bounded_first(first, DELIVERIES_MAX)
         )
         return [InboundDeliveryType.of(d) for d in deliveries]
 

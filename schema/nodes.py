@@ -6,11 +6,11 @@ single-object fields apply), so another user's object answers null, exactly like
 
 import strawberry
 from django.db.models import QuerySet
-from graphql import GraphQLError
 from strawberry import Info, relay
 from strawberry_django.optimizer import optimize
 
 from schema.auth import IsAuthenticated
+from schema.connections import check_length
 from schema.hooks import InboundHookType
 from schema.ids import split_global_id
 from schema.reminders import ReminderType
@@ -78,8 +78,5 @@ class NodeQuery:
         permission_classes=[IsAuthenticated],
     )
     def nodes(self, info: Info, ids: list[strawberry.ID]) -> list[relay.Node | None]:
-        if len(ids) > MAX_NODES:
-            raise GraphQLError(
-                f"At most {MAX_NODES} IDs per call.", extensions={"code": "BAD_USER_INPUT"}
-            )
+        check_length("ids", ids, MAX_NODES)
         return _resolve(ids, info)

@@ -12,8 +12,15 @@ from strawberry import Info, relay
 from strawberry_django.optimizer import optimize
 
 from schema.auth import IsAuthenticated, caller
-from schema.connections import PAGE_SIZE, CursorConnection, bounded_first, describe_paging
+from schema.connections import (
+    PAGE_SIZE,
+    CursorConnection,
+    PagingError,
+    bounded_first,
+    describe_paging,
+)
 from schema.errors import (
+    ArgumentError,
     FieldError,
     field_errors,
     not_found_error,
@@ -24,7 +31,7 @@ from schema.ids import decode_pk, decode_pks
 from schema.inputs import given
 from schema.task_types import TaskStatusEnum, TaskType
 from tasks import selectors, services
-from tasks.models import Task
+from tasks.models import TITLE_MAX_LENGTH, Task
 
 
 @strawberry.input(description="All given conditions must hold.")
@@ -37,7 +44,9 @@ class TaskFilter:
         default=None, description="Scheduled at or before this moment."
     )
     title_contains: str | None = strawberry.field(
-        default=None, description="Case-insensitive substring of the title."
+        default=None,
+        description=f"Case-insensitive substring of the title (at most {TITLE_MAX_LENGTH} "
+        "characters, the longest a title can be).",
     )
     ready: bool | None = strawberry.field(
         default=None,
@@ -110,6 +119,25 @@ def _graph_errors(exc: ValidationError) -> list[FieldError]:
 task_errors = payload_errors(convert=_graph_errors)
 
 
+def _check_title_contains(text: str | None) -> None:
+    # No title is longer; SQLite also refuses LIKE patterns past 50,000 bytes.
+    if text is not None and len(text) > TITLE_MAX_LENGTH:
+        raise ArgumentError(
+            f"titleContains must be at most {TITLE_MAX_LENGTH} characters, the longest a title "
+            f"can be (it has {len(text)}).",
+            "max_length",
+        )
+
+
+def _check_order(order: list[TaskOrder]) -> None:
+    # A repeated field could only be ignored: the first already sorts by it.
+    named = set()
+    for item in order:
+        if item.field in named:
+            raise PagingError(f"Argument 'order' cannot name {item.field.name} more than once.")
+        named.add(item.field)
+
+
 def _pre_task_pks(ids: list[strawberry.ID]) -> list[int]:
     # An ID of another type is answered as a missing task, by the service that checks them.
     return decode_pks(ids, "Task")
@@ -176,6 +204,8 @@ class TaskQuery:
         refuse_naive(
             scheduled_after=filter.scheduled_after, scheduled_before=filter.scheduled_before
         )
+        _check_title_contains(filter.title_contains)
+        _check_order(order or [])
         return selectors.task_list(
             user=caller(info),
             status=filter.status.value if filter.status else None,

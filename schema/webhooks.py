@@ -9,6 +9,7 @@ from strawberry import Info, auto, relay
 from strawberry.scalars import JSON
 
 from schema.auth import IsAuthenticated, caller
+from schema.connections import bounded_first
 from schema.errors import FieldError, payload_errors
 from schema.ids import ModelNode, decode_pk
 from schema.inputs import given
@@ -190,7 +191,7 @@ class WebhookQuery:
             user=caller(info),
             endpoint_pk=decode_pk(webhook_id, "WebhookEndpoint"),
             state=state.value if state else None,
-            limit=max(0, min(first, DELIVERIES_MAX)),
+            limit=bounded_first(first, DELIVERIES_MAX),
         )
         return deliveries
 
@@ -247,5 +248,4 @@ class WebhookMutation:
         delivery = services.webhook_delivery_retry(
             user=caller(info), pk=decode_pk(id, "WebhookDelivery")
         )
-        delivery = selectors.webhook_delivery_get(user=caller(info), pk=delivery.pk)
         return WebhookDeliveryPayload(delivery=delivery)

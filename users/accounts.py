@@ -21,7 +21,6 @@ from django.contrib.auth import password_validation
 from django.contrib.auth.tokens import default_token_generator
 from django.core import signing
 from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.encoding import force_bytes, force_str
@@ -29,6 +28,7 @@ from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 
 from users import throttle
 from users.models import User
+from users.validators import validate_email_address
 
 logger = logging.getLogger(__name__)
 
@@ -130,7 +130,7 @@ def email_change(*, user: User, password: str, email: str, address: str) -> User
     _check_password(user=user, password=password, address=address)
     email = User.objects.normalize_email(email)
     try:
-        validate_email(email)
+        validate_email_address(email)
     except ValidationError as exc:
         raise ValidationError({"email": exc.error_list}) from None
     if email == user.email:

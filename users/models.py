@@ -4,7 +4,7 @@ from django.contrib.auth.models import UserManager as DjangoUserManager
 from django.db import models
 from django.db.models.functions import Lower
 
-from users.validators import validate_timezone
+from users.validators import EMAIL_MAX_LENGTH, validate_timezone
 
 
 class UserManager(DjangoUserManager):
@@ -40,7 +40,7 @@ class UserManager(DjangoUserManager):
 
 class User(AbstractUser):
     username = None
-    email = models.EmailField("email address", unique=True)
+    email = models.EmailField("email address", unique=True, max_length=EMAIL_MAX_LENGTH)
     timezone = models.CharField(
         max_length=64,
         default="UTC",

@@ -10,7 +10,6 @@ from functools import cache
 
 from django.contrib.auth import authenticate, password_validation
 from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
@@ -18,7 +17,7 @@ from core.unset import UNSET, Unset, given
 from users import accounts, selectors, throttle
 from users.errors import ApiTokenRejected
 from users.models import ApiToken, ApiTokenScope, User
-from users.validators import validate_timezone
+from users.validators import validate_email_address, validate_timezone
 
 API_TOKEN_PREFIX = "tg_"
 API_TOKEN_NAME_MAX_LENGTH = ApiToken._meta.get_field("name").max_length
@@ -43,7 +42,7 @@ def user_register(
     email = User.objects.normalize_email(email)
     errors: dict[str, list[ValidationError]] = {}
     try:
-        validate_email(email)
+        validate_email_address(email)
     except ValidationError as exc:
         errors["email"] = exc.error_list
     else:

@@ -22,10 +22,6 @@ def webhook_delivery_list(
     return list(deliveries.order_by("-created_at", "-pk")[:limit])
 
 
-def webhook_delivery_get(*, user: User, pk: int) -> WebhookDelivery:
-    return _deliveries(user).get(pk=pk)
-
-
 def _deliveries(user: User) -> QuerySet[WebhookDelivery]:
     return (
         WebhookDelivery.objects.filter(endpoint__owner=user)

@@ -153,7 +153,10 @@ def webhook_delete(*, user: User, pk: int | None) -> None:
 
 def webhook_delivery_retry(*, user: User, pk: int | None) -> WebhookDelivery:
     """Deliver again, now, a delivery that succeeded or failed (same ``webhook-id``). A PENDING
-    one is only brought forward; a SENDING one is refused (it is being sent)."""
+    one is only brought forward; a SENDING one is refused (it is being sent).
+
+    Returns the delivery as this call left it (PENDING, due now), with no read after the
+    commit: by then a worker may already be sending it."""
     with transaction.atomic():
         delivery = (
             WebhookDelivery.objects.select_for_update().filter(pk=pk, endpoint__owner=user).first()
@@ -175,5 +178,7 @@ def webhook_delivery_retry(*, user: User, pk: int | None) -> WebhookDelivery:
             state=DeliveryState.PENDING, next_attempt_at=now, version=F("version") + 1
         )
         wake_after_commit([(delivery.pk, None)])
-    delivery.refresh_from_db()
+    # The row was locked from the read to the update: these are the values it now holds.
+    delivery.state, delivery.next_attempt_at = DeliveryState.PENDING, now
+    delivery.version += 1
     return delivery

@@ -76,6 +76,15 @@ def reminder_delete(*, user: User, reminder_id: int) -> None:
         raise Reminder.DoesNotExist("Reminder not found.")
 
 
+def _counted_back(scheduled_at: datetime, minutes_before: int) -> datetime | None:
+    """``minutes_before`` the scheduled time; None when that falls before year 1 (a task may
+    be scheduled at 0001-01-01T00:00Z), which is past anyway."""
+    try:
+        return scheduled_at - timedelta(minutes=minutes_before)
+    except OverflowError:
+        return None
+
+
 def _check_future(remind_at: datetime, now: datetime) -> None:
     if remind_at <= now:
         raise ValidationError(
@@ -131,7 +140,18 @@ def _remind_at(
                 )
             }
         )
-    remind_at = task.scheduled_at - timedelta(minutes=minutes_before)
+    remind_at = _counted_back(task.scheduled_at, minutes_before)
+    if remind_at is None:
+        raise ValidationError(
+            {
+                "minutes_before": ValidationError(
+                    "Reminder time must be in the future (it would be before year 1, now is "
+                    "%(now)s).",
+                    code="in_past",
+                    params={"now": now.isoformat(timespec="seconds")},
+                )
+            }
+        )
     try:
         _check_future(remind_at, now)
     except ValidationError as exc:
@@ -176,10 +196,10 @@ def reminders_after_reschedule(*, task: Task) -> None:
         relative.reverse()
     taken = _absolute_moments(task)
     for reminder in relative:
-        remind_at = task.scheduled_at - timedelta(minutes=reminder.minutes_before)
+        remind_at = _counted_back(task.scheduled_at, reminder.minutes_before)
         if remind_at == reminder.remind_at:
             continue
-        if remind_at <= now or remind_at in taken:
+        if remind_at is None or remind_at <= now or remind_at in taken:
             # Past, or an absolute reminder already emails at that moment.
             if reminder.state in ACTIVE:
                 reminder.state = ReminderState.CANCELLED

@@ -83,6 +83,27 @@ def test_a_due_reminder_is_sent_in_the_owners_time_zone_with_its_open_pre_tasks(
     assert (reminder.message_id, reminder.delivery_status) == ("0", "sent")
 
 
+@pytest.mark.parametrize(
+    "scheduled_at,when",
+    [
+        (datetime(9999, 12, 31, 23, 30, tzinfo=UTC), "Friday 31 December 9999, 23:30 (UTC)"),
+        (datetime(2030, 5, 1, 7, 30, tzinfo=UTC), "Wednesday 1 May 2030, 09:30 (Europe/Paris)"),
+    ],
+    ids=["no-local-date", "local"],
+)
+def test_a_moment_with_no_local_date_is_shown_in_utc_not_a_failed_reminder(
+    user, anymail_test, scheduled_at, when
+):
+    # 9999-12-31T23:30Z is in year 10000 in Paris: astimezone raised OverflowError, and the
+    # reminder failed with "date value out of range".
+    task = TaskFactory(owner=user, title="Far", scheduled_at=scheduled_at)
+    reminder = DueReminderFactory(task=task)
+    assert deliver_batch(limit=10, compose=reminder_email)["sent"] == 1
+    assert [m.subject for m in mail.outbox] == [f"Reminder: Far ({when})"]
+    reminder.refresh_from_db()
+    assert (reminder.state, reminder.last_error) == (ReminderState.SENT, "")
+
+
 def test_html_escapes_what_the_user_typed(anymail_test):
     task = TaskFactory(owner=UserFactory(), title="<script>x</script>")
     DueReminderFactory(task=task)

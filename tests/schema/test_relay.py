@@ -149,7 +149,7 @@ def test_nodes_takes_at_most_100_ids(gql):
     )
     assert body["data"] is None
     assert [(e["message"], e["extensions"]) for e in body["errors"]] == [
-        ("At most 100 IDs per call.", {"code": "BAD_USER_INPUT"})
+        ("Argument 'ids' cannot hold more than 100 items.", {"code": "BAD_USER_INPUT"})
     ]
 
 

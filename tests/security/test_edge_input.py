@@ -68,6 +68,56 @@ def test_a_batch_larger_than_the_limit_is_refused(gql, settings):
     ] * 2
 
 
+TOO_MANY_MEMBERS = refusal(
+    "The JSON holds more than 2,000 list items and object members; no operation of this API "
+    "needs that many.",
+    "JSON_TOO_MANY_MEMBERS",
+)
+
+
+def test_a_body_of_2000_members_is_answered_and_one_more_refused(gql):
+    # query, variables, x and 1,997 items: 2,000 members (the unused variable is ignored).
+    for items, answered in [(1997, True), (1998, False)]:
+        body = {"query": ME, "variables": {"x": [1] * items}}
+        response = post_raw(gql.client, json.dumps(body))
+        if answered:
+            assert response.json()["data"] == {"me": {"email": "alice@example.com"}}
+        else:
+            assert (response.status_code, response.json()) == (400, TOO_MANY_MEMBERS)
+
+
+def test_the_largest_legitimate_request_fits(user, gql):
+    # A full batch, each operation refetching the most nodes it may.
+    ids = [global_id("Task", n) for n in range(1, 101)]
+    document = "query($ids: [ID!]!) { nodes(ids: $ids) { id } }"
+    body = [{"query": document, "variables": {"ids": ids}}] * 10
+    response = post_raw(gql.client, json.dumps(body))
+    assert [item["data"] for item in response.json()] == [{"nodes": [None] * 100}] * 10
+
+
+@pytest.mark.parametrize(
+    "document,variables",
+    [
+        # 4.5 s of CPU coercing 50,000 input objects before the resolver could refuse them.
+        (
+            "query($o: [TaskOrder!]) { tasks(order: $o) { totalCount } }",
+            {"o": [{"field": "TITLE"}] * 50_000},
+        ),
+        ("query($ids: [ID!]!) { nodes(ids: $ids) { id } }", {"ids": ["VGFzazox"] * 100_000}),
+        (
+            "query($f: TaskFilter) { tasks(filter: $f) { totalCount } }",
+            {"f": {f"x{n}": 1 for n in range(50_000)}},
+        ),
+    ],
+    ids=["order", "ids", "object-members"],
+)
+def test_a_variable_with_tens_of_thousands_of_members_is_refused_before_coercion(
+    gql, document, variables
+):
+    response = post_raw(gql.client, json.dumps({"query": document, "variables": variables}))
+    assert (response.status_code, response.json()) == (400, TOO_MANY_MEMBERS)
+
+
 def test_invalid_utf8_is_refused_with_its_own_code(gql):
     response = post_raw(gql.client, b'{"query": "{ me { email } }\xff"}')
     assert response.status_code == 400

@@ -108,6 +108,32 @@ def test_minutes_before_that_falls_in_the_past_is_refused(user, gql):
     assert (error["field"], error["code"]) == ("minutesBefore", "in_past")
 
 
+def test_minutes_before_a_task_scheduled_in_year_1_is_refused_not_a_crash(user, gql):
+    # 0001-01-01T00:05Z minus 10 minutes is before the first moment Python can hold.
+    task = TaskFactory(owner=user, scheduled_at=datetime(1, 1, 1, 0, 5, tzinfo=UTC))
+    data = gql.data(ADD, {"taskId": global_id("Task", task.pk), "input": {"minutesBefore": 10}})
+    [error] = data["reminderAdd"]["errors"]
+    now = error["message"].rpartition("now is ")[2].rstrip(").")
+    assert timezone.now() - datetime.fromisoformat(now) < timedelta(seconds=5)
+    assert error == {
+        "field": "minutesBefore",
+        "message": f"Reminder time must be in the future (it would be before year 1, now is {now}).",
+        "code": "in_past",
+    }
+    assert not Reminder.objects.exists()
+
+
+def test_moving_a_task_to_year_1_cancels_its_relative_reminders(user, gql):
+    task = TaskFactory(owner=user, scheduled_at=SCHEDULED)
+    tid = global_id("Task", task.pk)
+    gql.data(ADD, {"taskId": tid, "input": {"minutesBefore": 10}})
+    data = gql.data(UPDATE, {"id": tid, "input": {"scheduledAt": "0001-01-01T00:05:00Z"}})
+    assert data["taskUpdate"] == {
+        "task": {"reminders": [{"remindAt": "2030-05-01T07:20:00+00:00", "state": "CANCELLED"}]},
+        "errors": [],
+    }
+
+
 def test_minutes_before_needs_a_scheduled_task(user, gql):
     task = TaskFactory(owner=user)
     data = gql.data(ADD, {"taskId": global_id("Task", task.pk), "input": {"minutesBefore": 5}})

@@ -175,3 +175,25 @@ def test_single_task_query_count_is_fixed(user, gql, django_assert_num_queries):
             {"id": task_id},
         )
     assert len(data["task"]["preTasks"]) >= 1
+
+
+def test_title_contains_takes_up_to_the_longest_title(user, gql):
+    longest = "x" * 199 + "y"
+    TaskFactory(owner=user, title=longest)
+    assert titles(gql.data(LIST, {"filter": {"titleContains": longest.upper()}})) == [longest]
+
+
+@pytest.mark.parametrize("length", [201, 100_000])
+def test_title_contains_longer_than_any_title_is_refused(user, gql, length):
+    # 100,000 characters was an internal error on SQLite ("LIKE or GLOB pattern too complex").
+    TaskFactory(owner=user, title="x" * 200)
+    body = gql(LIST, {"filter": {"titleContains": "x" * length}})
+    assert body["data"] is None
+    assert [(e["message"], e["path"], e["extensions"]) for e in body["errors"]] == [
+        (
+            f"titleContains must be at most 200 characters, the longest a title can be "
+            f"(it has {length}).",
+            ["tasks"],
+            {"code": "max_length"},
+        )
+    ]

@@ -154,6 +154,36 @@ def test_a_verified_address_gets_no_resend(gql, account_mail):
     assert account_mail.sent() == []
 
 
+# 312 characters: Django's validate_email takes up to 320, the column 254 (a DataError, an
+# internal error, on PostgreSQL).
+TOO_LONG_ADDRESS = "a" * 64 + "@" + ("b" * 60 + ".") * 4 + "com"
+LONGEST_ADDRESS = "a" * 64 + "@" + ("b" * 60 + ".") * 3 + "b" * 2 + ".com"
+
+
+def test_an_address_longer_than_the_column_is_refused_and_the_longest_taken(
+    user, gql, account_mail
+):
+    data = gql.data(CHANGE, {"email": TOO_LONG_ADDRESS, "password": PASSWORD})
+    assert data["emailChange"] == {
+        "user": None,
+        "errors": [
+            {
+                "field": "email",
+                "message": "Ensure this value has at most 254 characters (it has 312).",
+                "code": "max_length",
+            }
+        ],
+    }
+    assert User.objects.get(pk=user.pk).email == "alice@example.com"
+    assert len(LONGEST_ADDRESS) == 254
+    with account_mail.requests():
+        data = gql.data(CHANGE, {"email": LONGEST_ADDRESS, "password": PASSWORD})
+    assert data["emailChange"] == {
+        "user": {"email": LONGEST_ADDRESS, "emailVerified": False},
+        "errors": [],
+    }
+
+
 def test_changing_the_address_needs_the_password_and_a_new_verification(user, gql, account_mail):
     wrong = gql.data(CHANGE, {"email": "alice@new.example", "password": "guess"})["emailChange"]
     assert wrong["errors"] == [

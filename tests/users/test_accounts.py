@@ -89,6 +89,33 @@ def test_register_timezone_error_message_names_the_value(anon):
     ]
 
 
+def test_register_refuses_a_blank_timezone_by_saying_so(anon):
+    data = anon.data(
+        REGISTER, {"input": {"email": "b@example.com", "password": PASSWORD, "timezone": ""}}
+    )
+    assert data["register"]["errors"] == [
+        {"field": "timezone", "message": "This field cannot be blank.", "code": "blank"}
+    ]
+
+
+def test_register_refuses_an_address_longer_than_the_column(anon):
+    # Valid for Django's validate_email (up to 320), too long for the column (254): this was a
+    # DataError on PostgreSQL, answered as an internal error.
+    email = "a" * 64 + "@" + ("b" * 60 + ".") * 4 + "com"
+    data = anon.data(REGISTER, {"input": {"email": email, "password": PASSWORD}})
+    assert data["register"] == {
+        "user": None,
+        "errors": [
+            {
+                "field": "email",
+                "message": "Ensure this value has at most 254 characters (it has 312).",
+                "code": "max_length",
+            }
+        ],
+    }
+    assert User.objects.count() == 0
+
+
 def test_login_with_email_in_any_case_starts_a_session(user, anon):
     data = anon.data(LOGIN, {"email": "ALICE@example.com", "password": PASSWORD})
     assert data["login"] == {"user": {"email": "alice@example.com"}, "errors": []}

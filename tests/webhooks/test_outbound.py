@@ -450,3 +450,53 @@ def test_a_message_for_a_deleted_endpoint_or_delivery_does_nothing(
     assert run_queued(stub_broker) == 1
     assert receiver.received == []
     assert delivery_attempt(pk=987_654_321) is None
+
+
+RETRY_FULL = """
+mutation($id: ID!) {
+  webhookDeliveryRetry(id: $id) {
+    delivery { id state attempts nextAttemptAt webhookId attemptLog { statusCode } }
+    errors { field message code }
+  }
+}"""
+
+
+def test_a_retry_answers_what_it_did_without_reading_the_delivery_again(
+    gql,
+    user,
+    endpoint,
+    receiver,
+    stub_broker,
+    django_capture_on_commit_callbacks,
+    django_assert_num_queries,
+):
+    receiver.statuses = [500]
+    deliver_all(
+        stub_broker, django_capture_on_commit_callbacks, lambda: task_create(owner=user, title="T")
+    )
+    delivery = WebhookDelivery.objects.select_related("event").get()
+    delivery_id = global_id("WebhookDelivery", delivery.pk)
+
+    # session, user, savepoint, the locked read, the endpoint check, the update, release:
+    # the delivery as the service left it, with nothing read again after the commit.
+    with django_assert_num_queries(7), django_capture_on_commit_callbacks(execute=False):
+        retried = gql.data(RETRY, {"id": delivery_id})["webhookDeliveryRetry"]
+    assert retried == {"delivery": {"state": "PENDING", "attempts": 1}, "errors": []}
+
+    # Its event and attempt log are read only when asked for, one query each.
+    with django_assert_num_queries(9), django_capture_on_commit_callbacks(execute=False):
+        retried = gql.data(RETRY_FULL, {"id": delivery_id})["webhookDeliveryRetry"]
+    stored = WebhookDelivery.objects.get()
+    assert stored.state == DeliveryState.PENDING
+    assert stored.version == delivery.version + 2
+    assert retried == {
+        "delivery": {
+            "id": delivery_id,
+            "state": "PENDING",
+            "attempts": 1,
+            "nextAttemptAt": stored.next_attempt_at.isoformat(),
+            "webhookId": delivery.event.webhook_id,
+            "attemptLog": [{"statusCode": 500}],
+        },
+        "errors": [],
+    }
