@@ -1,7 +1,8 @@
 """Reminder delivery on real Redis with worker processes (`manage.py rundramatiq`).
 
-    .venv/bin/python bench/reminders.py [--small] [--threads 8] [--processes 1]
-        [--transport smtp|postmark|resend|recording] [--latency-ms 20] [--scenarios a b c]
+    .venv/bin/python bench/reminders.py [--small] [--threads 8] [--send-threads 16]
+        [--processes 1] [--transport smtp|postmark|resend|recording] [--latency-ms 20]
+        [--scenarios a b c]
 
 (a) 10,000 reminders due at random moments within one minute; (b) 10,000 due within the same
 second; (c) 100,000 pending reminders due next week beside 1,000 due within the next minute.
@@ -13,12 +14,20 @@ provider runs in a process of its own. Lateness = the moment the provider accept
 (the recording backend: got it) minus remind_at. The reminders are
 written as PENDING rows and queued by one run of the dispatcher, as the periodic job would.
 Prints p50/p95/p99/max lateness, throughput and the worker's peak memory; writes
-bench/results/reminders.json. Needs PostgreSQL (DATABASE_URL, default
+bench/results/reminders_<transport>[_<N>p][_small].json. Needs PostgreSQL (DATABASE_URL, default
 postgres://postgres@127.0.0.1:5432/tg_reminders_bench) and redis-server (a private one is started on
 a free port in 18300-18339). --small divides every count by ten.
+
+The floor, measured after (b) in the same run: as many emails sent to a fresh provider process
+by bare clients (bench/email_floor.py: no database, no Django, no Dramatiq) in as many processes
+as the worker has, each with --send-threads threads on a connection of their own, all sending
+the bytes or JSON of one real reminder email built once. (b) reports its throughput as a ratio
+of the floor's: absolute figures move with the host, the ratio much less. The recording backend
+has no floor: there is no provider to reach, only a file to append to.
 """
 
 import argparse
+import base64
 import json
 import os
 import random
@@ -48,6 +57,7 @@ from tests.processes import (  # noqa: E402
 )
 
 LEAD_SECONDS = 3  # time to queue the wake-ups before the first reminder is due
+TOKEN = "test-server-token"  # the providers' API key
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -104,6 +114,20 @@ class Provider:
         )
         assert self.process.stdout.readline().strip() == "ready"
 
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/"
+
+    def anymail_backend(self):
+        """Anymail's backend (ours for Resend) as ``worker_env`` configures it."""
+        from django.core.mail import get_connection
+
+        if self.kind == "resend":
+            return get_connection("core.email.ResendBackend", api_key=TOKEN, api_url=self.url)
+        return get_connection(
+            "anymail.backends.postmark.EmailBackend", server_token=TOKEN, api_url=self.url
+        )
+
     def worker_env(self) -> dict[str, str]:
         if self.kind == "smtp":
             return {
@@ -115,14 +139,14 @@ class Provider:
         if self.kind == "resend":
             return {
                 "EMAIL_PROVIDER": "resend",
-                "ANYMAIL_RESEND_API_KEY": "test-server-token",
-                "ANYMAIL_RESEND_API_URL": f"http://127.0.0.1:{self.port}/",
+                "ANYMAIL_RESEND_API_KEY": TOKEN,
+                "ANYMAIL_RESEND_API_URL": self.url,
                 "ANYMAIL_WEBHOOK_SECRET": "bench:bench",
             }
         return {
             "EMAIL_PROVIDER": "postmark",
-            "ANYMAIL_POSTMARK_SERVER_TOKEN": "test-server-token",
-            "ANYMAIL_POSTMARK_API_URL": f"http://127.0.0.1:{self.port}/",
+            "ANYMAIL_POSTMARK_SERVER_TOKEN": TOKEN,
+            "ANYMAIL_POSTMARK_API_URL": self.url,
             "ANYMAIL_WEBHOOK_SECRET": "bench:bench",
         }
 
@@ -140,15 +164,109 @@ class Worker(WorkerProcess):
         redis_url: str,
         email_env: dict[str, str],
         threads: int,
+        send_threads: int,
         processes: int,
         log: Path,
     ) -> None:
-        env = {"REDIS_URL": redis_url, **REMINDER_WORKER_ENV, **email_env}
+        env = {
+            "REDIS_URL": redis_url,
+            **REMINDER_WORKER_ENV,
+            **email_env,
+            "REMINDER_SEND_THREADS": str(send_threads),
+        }
         super().__init__(env=env, log=log, threads=threads, processes=processes)
         self.start(redis_url)
 
     def peak_rss_mb(self) -> float:
         return worker_peak_rss_mb(self.process.pid)
+
+
+def floor_spec(message, provider: Provider) -> dict:
+    """``message`` as the worker's transport puts it on the wire, for bench/email_floor.py:
+    the envelope and bytes Django's SMTP backend hands to smtplib, or the URL, headers and JSON
+    body Anymail posts (its session's User-Agent beside them)."""
+    if provider.kind == "smtp":
+        from django.conf import settings
+        from django.core.mail.message import sanitize_address
+
+        encoding = message.encoding or settings.DEFAULT_CHARSET
+        return {
+            "transport": "smtp",
+            "host": "127.0.0.1",
+            "port": provider.port,
+            "from": sanitize_address(message.from_email, encoding),
+            "to": [sanitize_address(address, encoding) for address in message.recipients()],
+            "message": base64.b64encode(message.message().as_bytes(linesep="\r\n")).decode(),
+        }
+    backend = provider.anymail_backend()
+    payload = backend.build_message_payload(message, backend.send_defaults)
+    params = payload.get_request_params(backend.api_url)
+    return {
+        "transport": provider.kind,
+        "url": params["url"],
+        "headers": params["headers"],
+        "body": params["data"],
+        "user_agent": backend.create_session().headers["User-Agent"],
+    }
+
+
+def measure_floor(message, *, emails: int, args: argparse.Namespace, workdir: Path) -> dict:
+    """``emails`` copies of ``message`` sent to a fresh provider process by bench/email_floor.py
+    in --processes processes of --send-threads threads; throughput from the moment they are
+    told to start to the provider's last acceptance, as its record file says; CPU per email of
+    the clients and of the provider."""
+    record = workdir / "floor.records"
+    record.unlink(missing_ok=True)
+    provider = Provider(kind=args.transport, record=record, latency_ms=args.latency_ms)
+    spec = workdir / "floor.json"
+    spec.write_text(json.dumps(floor_spec(message, provider)))
+    shares = [
+        emails // args.processes + (i < emails % args.processes) for i in range(args.processes)
+    ]
+    command = [
+        sys.executable,
+        "bench/email_floor.py",
+        str(spec),
+        "--threads",
+        str(args.send_threads),
+    ]
+    clients = [
+        subprocess.Popen(
+            [*command, "--emails", str(share)],
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for share in shares
+    ]
+    try:
+        for client in clients:
+            assert client.stdout.readline().strip() == "ready"
+        provider_cpu = cpu_seconds(provider.process.pid)
+        started = time.time()
+        for client in clients:
+            client.stdin.write("go\n")
+            client.stdin.flush()
+        client_cpu = sum(float(client.communicate(timeout=300)[0]) for client in clients)
+        provider_cpu = cpu_seconds(provider.process.pid) - provider_cpu
+    finally:
+        for client in clients:
+            if client.poll() is None:
+                client.kill()
+                client.wait()
+        provider.stop()
+    accepted = [line.split() for line in record.read_text().splitlines()]
+    last = max(float(at) for _, at, _ in accepted)
+    return {
+        "emails": emails,
+        "accepted": len(accepted),
+        "processes": args.processes,
+        "connections": len({connection for _, _, connection in accepted}),
+        "throughput_per_s": round(len(accepted) / (last - started), 1),
+        "client_cpu_ms_per_email": round(client_cpu * 1000 / len(accepted), 3),
+        "provider_cpu_ms_per_email": round(provider_cpu * 1000 / len(accepted), 3),
+    }
 
 
 def seed(*, offsets: list[float], far: int) -> list[datetime]:
@@ -201,6 +319,7 @@ def run_scenario(
     redis_server,
     args: argparse.Namespace,
     workdir: Path,
+    with_floor: bool = False,
 ) -> dict:
     from django.db import connection
 
@@ -225,6 +344,7 @@ def run_scenario(
         redis_url=redis_server.url,
         email_env=email_env,
         threads=args.threads,
+        send_threads=args.send_threads,
         processes=args.processes,
         log=workdir / "worker.log",
     )
@@ -289,6 +409,16 @@ def run_scenario(
         "worker_peak_rss_mb": peak_mb,
         "provider_connections": len(connections),
     }
+    if with_floor:
+        from jobs.emails import reminder_email
+        from tasks.reminders.selectors import reminders_for_delivery
+
+        [reminder] = reminders_for_delivery(pks=[min(remind_at)])
+        floor = measure_floor(
+            reminder_email(reminder), emails=len(near), args=args, workdir=workdir
+        )
+        result["floor"] = floor
+        result["vs_floor"] = round(result["throughput_per_s"] / floor["throughput_per_s"], 3)
     print(
         f"({name}) {len(near):>6} due, {far:>6} far: sent {result['sent']}, dupes "
         f"{result['duplicates']}; lateness p50 {result['lateness_ms']['p50']} ms, p95 "
@@ -301,6 +431,15 @@ def run_scenario(
         f"{result['accepted_to_marked_ms']['p99']} ms",
         flush=True,
     )
+    if with_floor:
+        print(
+            f"({name}) floor: {floor['accepted']} of {floor['emails']} accepted from bare clients "
+            f"on {floor['connections']} connections in {floor['processes']} processes: "
+            f"{floor['throughput_per_s']}/s; worker/floor {result['vs_floor']}; client CPU "
+            f"{floor['client_cpu_ms_per_email']} ms/email (provider "
+            f"{floor['provider_cpu_ms_per_email']})",
+            flush=True,
+        )
     return result
 
 
@@ -308,6 +447,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--small", action="store_true", help="a tenth of every count")
     parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument(
+        "--send-threads", type=int, default=16, help="REMINDER_SEND_THREADS, and the floor's"
+    )
     parser.add_argument("--processes", type=int, default=1)
     parser.add_argument(
         "--transport", choices=["smtp", "postmark", "resend", "recording"], default="smtp"
@@ -343,6 +485,7 @@ def main() -> None:
                     redis_server=redis_server,
                     args=args,
                     workdir=workdir,
+                    with_floor=name == "b" and args.transport != "recording",
                 )
     finally:
         redis_server.stop()
@@ -353,6 +496,7 @@ def main() -> None:
         "worker": {
             "processes": args.processes,
             "threads": args.threads,
+            "send_threads": args.send_threads,
             "dramatiq_worker_timeout_ms": 100,
         },
         "small": args.small,
