@@ -1,4 +1,5 @@
-from anymail import urls as anymail_urls
+from functools import cache
+
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import get_token
@@ -20,7 +21,15 @@ def health(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok"})
 
 
-def _anymail_tracking_view(esp: str):
+@cache
+def anymail_tracking_view(esp: str):
+    """Anymail's tracking webhook view for `esp`, or None.
+
+    `anymail.urls` is imported here, not with this module: it imports every provider's webhook
+    module, Resend's with svix (pydantic, httpx): about 25 MiB a process serving no tracking
+    webhook does without. core/wsgi.py calls this at start-up when one is served."""
+    from anymail import urls as anymail_urls
+
     for pattern in anymail_urls.urlpatterns:
         if pattern.name == f"{esp}_tracking_webhook":
             return pattern.callback
@@ -42,7 +51,7 @@ def tracking_webhook(request: HttpRequest, esp: str) -> HttpResponse:
     key = settings.TRACKING_WEBHOOK_SIGNING_KEYS[esp]
     if key and not settings.ANYMAIL.get(key):
         raise Http404("No tracking webhook for this provider.")
-    view = _anymail_tracking_view(esp)
+    view = anymail_tracking_view(esp)
     if view is None:
         raise Http404("No tracking webhook for this provider.")
     return view(request)
