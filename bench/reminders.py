@@ -112,6 +112,7 @@ class Provider:
                 "ANYMAIL_RESEND_API_KEY": "test-server-token",
                 "ANYMAIL_RESEND_API_URL": f"http://127.0.0.1:{self.port}/",
                 "ANYMAIL_WEBHOOK_SECRET": "bench:bench",
+                "ANYMAIL_RESEND_SIGNING_SECRET": "whsec_YmVuY2g=",  # required with DEBUG=0
             }
         return {
             "EMAIL_PROVIDER": "postmark",

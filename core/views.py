@@ -1,5 +1,7 @@
+from base64 import b64decode
 from functools import cache
 
+from anymail.exceptions import AnymailWebhookValidationFailure
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import get_token
@@ -51,7 +53,27 @@ def tracking_webhook(request: HttpRequest, esp: str) -> HttpResponse:
     key = settings.TRACKING_WEBHOOK_SIGNING_KEYS[esp]
     if key and not settings.ANYMAIL.get(key):
         raise Http404("No tracking webhook for this provider.")
+    if esp == "resend":
+        _refuse_malformed_svix(request)
     view = anymail_tracking_view(esp)
     if view is None:
         raise Http404("No tracking webhook for this provider.")
     return view(request)
+
+
+def _refuse_malformed_svix(request: HttpRequest) -> None:
+    """Refuses (400) what svix's verification raises on instead of refusing, which would be a
+    500 for anyone: a body that is not UTF-8, a `svix-signature` entry that is not
+    `version,signature`, a v1 signature that is not base64. Anymail then checks the signature
+    with svix, which also refuses a missing header and a timestamp more than 5 minutes off."""
+    signatures = request.headers.get("svix-signature")
+    try:
+        request.body.decode()
+        for entry in [] if signatures is None else signatures.split(" "):
+            version, signature = entry.split(",")
+            if version == "v1":
+                b64decode(signature)
+    except ValueError:  # UnicodeDecodeError, binascii.Error, unpacking
+        raise AnymailWebhookValidationFailure(
+            "Resend webhook called with a malformed body or signature"
+        ) from None
