@@ -142,6 +142,7 @@ class Provider:
                 "ANYMAIL_RESEND_API_KEY": TOKEN,
                 "ANYMAIL_RESEND_API_URL": self.url,
                 "ANYMAIL_WEBHOOK_SECRET": "bench:bench",
+                "ANYMAIL_RESEND_SIGNING_SECRET": "whsec_YmVuY2g=",  # required with DEBUG=0
             }
         return {
             "EMAIL_PROVIDER": "postmark",

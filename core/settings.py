@@ -4,7 +4,9 @@ Unset REDIS_URL and DATABASE_URL give the embedded mode: a SQLite file and an in
 An empty variable counts as unset for every type (see core/env.py).
 """
 
+import binascii
 import re
+from base64 import b64decode
 from pathlib import Path
 
 import dj_database_url
@@ -291,6 +293,9 @@ TRACKING_WEBHOOK_SIGNING_KEYS = {
     "mailgun": "MAILGUN_WEBHOOK_SIGNING_KEY",
     "sendgrid": "SENDGRID_TRACKING_WEBHOOK_VERIFICATION_KEY",
     "mandrill": "MANDRILL_WEBHOOK_KEY",
+    # Svix's scheme ("whsec_..."; svix-id, svix-timestamp, svix-signature headers), verified
+    # by Anymail with the svix package; a timestamp more than 5 minutes off is refused.
+    "resend": "RESEND_SIGNING_SECRET",
     "postmark": None,
     "amazon_ses": None,
     "brevo": None,
@@ -303,6 +308,18 @@ if not DEBUG and signing_key and not ANYMAIL.get(signing_key):
         f"ANYMAIL_{signing_key} must be set when EMAIL_PROVIDER={EMAIL_PROVIDER} and DEBUG=0: "
         "the provider signs its tracking events and the webhook requires the signature."
     )
+# svix decodes Resend's secret at every request, as here: a malformed one would make every
+# tracking event a 500.
+if ANYMAIL.get("RESEND_SIGNING_SECRET"):
+    try:
+        svix_key = b64decode(ANYMAIL["RESEND_SIGNING_SECRET"].removeprefix("whsec_") + "==")
+    except binascii.Error:
+        svix_key = b""
+    if not svix_key:
+        raise ImproperlyConfigured(
+            "ANYMAIL_RESEND_SIGNING_SECRET must be the webhook's signing secret shown by Resend: "
+            "whsec_ followed by base64."
+        )
 # Tracking events older than this (by the provider's own timestamp), or seen before, are
 # acknowledged and ignored. Providers retry failed deliveries for hours: keep it above that.
 WEBHOOK_EVENT_MAX_AGE_SECONDS = env.int("WEBHOOK_EVENT_MAX_AGE_SECONDS", 6 * 3600)

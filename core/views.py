@@ -1,4 +1,7 @@
-from anymail import urls as anymail_urls
+from base64 import b64decode
+from functools import cache
+
+from anymail.exceptions import AnymailWebhookValidationFailure
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import get_token
@@ -20,7 +23,15 @@ def health(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok"})
 
 
-def _anymail_tracking_view(esp: str):
+@cache
+def anymail_tracking_view(esp: str):
+    """Anymail's tracking webhook view for `esp`, or None.
+
+    `anymail.urls` is imported here, not with this module: it imports every provider's webhook
+    module, Resend's with svix (pydantic, httpx): about 25 MiB a process serving no tracking
+    webhook does without. core/wsgi.py calls this at start-up when one is served."""
+    from anymail import urls as anymail_urls
+
     for pattern in anymail_urls.urlpatterns:
         if pattern.name == f"{esp}_tracking_webhook":
             return pattern.callback
@@ -42,7 +53,27 @@ def tracking_webhook(request: HttpRequest, esp: str) -> HttpResponse:
     key = settings.TRACKING_WEBHOOK_SIGNING_KEYS[esp]
     if key and not settings.ANYMAIL.get(key):
         raise Http404("No tracking webhook for this provider.")
-    view = _anymail_tracking_view(esp)
+    if esp == "resend":
+        _refuse_malformed_svix(request)
+    view = anymail_tracking_view(esp)
     if view is None:
         raise Http404("No tracking webhook for this provider.")
     return view(request)
+
+
+def _refuse_malformed_svix(request: HttpRequest) -> None:
+    """Refuses (400) what svix's verification raises on instead of refusing, which would be a
+    500 for anyone: a body that is not UTF-8, a `svix-signature` entry that is not
+    `version,signature`, a v1 signature that is not base64. Anymail then checks the signature
+    with svix, which also refuses a missing header and a timestamp more than 5 minutes off."""
+    signatures = request.headers.get("svix-signature")
+    try:
+        request.body.decode()
+        for entry in [] if signatures is None else signatures.split(" "):
+            version, signature = entry.split(",")
+            if version == "v1":
+                b64decode(signature)
+    except ValueError:  # UnicodeDecodeError, binascii.Error, unpacking
+        raise AnymailWebhookValidationFailure(
+            "Resend webhook called with a malformed body or signature"
+        ) from None

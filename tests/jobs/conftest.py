@@ -9,7 +9,8 @@ from dramatiq.brokers.redis import RedisBroker
 from core.broker import MIDDLEWARE
 from jobs import actors
 from tests.conftest import skip_or_fail
-from tests.processes import RedisServer, SMTPServer, WorkerProcess
+from tests.processes import SMTP_PORTS, RedisServer, SMTPServer, WorkerProcess, free_port
+from tests.providers import ResendServer
 
 ACTORS = (actors.deliver_due_reminders, actors.dispatch_reminders)
 
@@ -38,6 +39,18 @@ def smtp_email(settings, smtp_server):
     settings.EMAIL_PORT = smtp_server.port
     settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
     settings.EMAIL_TIMEOUT = 5
+
+
+@pytest.fixture
+def resend(settings):
+    """The test process sends through core.email.ResendBackend to a Resend API on loopback."""
+    server = ResendServer(port=free_port(SMTP_PORTS), latency_s=0)
+    server.start()
+    settings.EMAIL_BACKEND = "core.email.ResendBackend"
+    settings.ANYMAIL = {**settings.ANYMAIL, "RESEND_API_KEY": server.token}
+    settings.ANYMAIL["RESEND_API_URL"] = server.url
+    yield server
+    server.stop()
 
 
 def _postgres_url() -> str:

@@ -17,19 +17,6 @@ from jobs.emails import reminder_email
 from tasks.models import Reminder, ReminderState
 from tasks.reminders.delivery import deliver_batch
 from tests.factories import DueReminderFactory, TaskFactory
-from tests.processes import SMTP_PORTS, free_port
-from tests.providers import ResendServer
-
-
-@pytest.fixture
-def resend(settings):
-    server = ResendServer(port=free_port(SMTP_PORTS), latency_s=0)
-    server.start()
-    settings.EMAIL_BACKEND = "core.email.ResendBackend"
-    settings.ANYMAIL = {**settings.ANYMAIL, "RESEND_API_KEY": server.token}
-    settings.ANYMAIL["RESEND_API_URL"] = server.url
-    yield server
-    server.stop()
 
 
 def first_attempt_unrecorded(reminder: Reminder) -> None:
