@@ -172,6 +172,8 @@ def test_a_worker_process_whose_consumer_thread_died_exits_for_its_supervisor(
         assert worker.process.wait(10) == EXIT_CODE
     finally:
         client.config_set("maxmemory", 0)
+        if worker.process.poll() is None:
+            worker.kill()  # it did not exit: leave no worker behind for the next tests
         worker.process = None
     log = (tmp_path / "worker.log").read_text()
     assert "Dramatiq threads died: consumer of 'default.DQ'" in log
