@@ -3,6 +3,7 @@ the owner of a webhook endpoint that was disabled."""
 
 from datetime import UTC
 from email.utils import parseaddr
+from functools import cache
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -24,18 +25,23 @@ def message_id(reminder: Reminder) -> str:
     worker killed between the provider's acceptance and the SENT mark) carries the Message-ID
     of the first, which mail clients and archives use to drop duplicates. A reminder re-armed
     for a new moment gets a new one: it is a new email."""
-    domain = parseaddr(settings.DEFAULT_FROM_EMAIL)[1].rpartition("@")[2] or "taskgraph.localhost"
-    return f"<reminder.{reminder.pk}.{_moment(reminder)}@{domain}>"
+    return f"<reminder.{reminder.pk}.{_moment(reminder)}@{_domain(settings.DEFAULT_FROM_EMAIL)}>"
+
+
+@cache
+def _domain(from_email: str) -> str:
+    """The sender's domain, parsed once per setting value rather than once per email."""
+    return parseaddr(from_email)[1].rpartition("@")[2] or "taskgraph.localhost"
 
 
 def _local(moment, zone: ZoneInfo) -> str:
     try:
-        local = moment.astimezone(zone)
+        local, name = moment.astimezone(zone), zone.key
     except OverflowError:
         # Within hours of year 1 or 9999's end (the API takes any moment UTC can hold), the
         # local time has no date Python can represent: the email shows UTC instead.
-        return f"{moment.astimezone(UTC):%A %-d %B %Y, %H:%M} (UTC)"
-    return f"{local:%A %-d %B %Y, %H:%M} ({zone.key})"
+        local, name = moment.astimezone(UTC), "UTC"
+    return f"{local:%A %-d %B %Y, %H:%M} ({name})"
 
 
 def reminder_email(reminder: Reminder) -> EmailMultiAlternatives:

@@ -39,6 +39,19 @@ def free_port(ports: range) -> int:
     raise RuntimeError(f"no free port in {ports}")
 
 
+def start_runserver(*, port: int, env: dict[str, str], log: Path) -> subprocess.Popen:
+    """`manage.py runserver` (no autoreloader) on 127.0.0.1:port, its output in ``log``: the
+    README's run command, embedded worker and dispatcher included unless env says otherwise."""
+    with open(log, "wb") as out:
+        return subprocess.Popen(
+            [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
+
 def wait_until(predicate, timeout: float, interval: float = 0.02) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -6,7 +6,7 @@ import subprocess
 import sys
 import time
 
-from tests.processes import ROOT, free_port, wait_until
+from tests.processes import ROOT, free_port, start_runserver, wait_until
 
 # Seconds from the moment the server is known ready to the reminder's time: enough for the
 # setup process to set that time and for the server's dispatcher to wake the reminder; no
@@ -81,14 +81,7 @@ def test_runserver_prints_a_reminder_at_its_time_even_after_a_restart(tmp_path):
     server = None
     try:
         said_until(setup, "queued")
-        with open(log, "wb") as out:
-            server = subprocess.Popen(
-                [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"],
-                cwd=ROOT,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
+        server = start_runserver(port=port, env=env, log=log)
         # The reminder's time counts from here: however long the server took to start, it
         # has started, and its dispatcher waits for the reminder.
         assert wait_until(lambda: b"Quit the server with" in log.read_bytes(), 30), log.read_text()

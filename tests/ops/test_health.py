@@ -19,7 +19,7 @@ from core import health
 from jobs import actors
 from tests.conftest import run_in_a_worker, skip_or_fail
 from tests.factories import UserFactory
-from tests.processes import ROOT, free_port, wait_until
+from tests.processes import ROOT, free_port, start_runserver, wait_until
 
 pytestmark = pytest.mark.django_db
 
@@ -160,14 +160,7 @@ def test_embedded_mode_counts_the_in_process_worker_and_dispatcher(tmp_path):
     )
     assert migrate.returncode == 0, migrate.stderr
     port = free_port(range(18400, 18420))
-    with open(tmp_path / "server.log", "wb") as out:
-        server = subprocess.Popen(
-            [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    server = start_runserver(port=port, env=env, log=tmp_path / "server.log")
     url = f"http://127.0.0.1:{port}/health/ready/"
     seen = {}
 
