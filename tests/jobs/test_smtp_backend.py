@@ -8,7 +8,8 @@ import re
 from email._policybase import compat32
 
 import pytest
-from django.core.mail import EmailMessage, EmailMultiAlternatives, get_connection
+from django.core.mail import BadHeaderError, EmailMessage, EmailMultiAlternatives, get_connection
+from django.core.mail import message as django_message
 from hypothesis import example, given
 from hypothesis import strategies as st
 
@@ -143,3 +144,120 @@ def test_headers_fold_as_compat32_folds_them(name, value):
     assert _WIRE_POLICY.fold_binary(name, value) == compat32.clone(linesep="\r\n").fold_binary(
         name, value
     )
+
+
+# Messages of text only (what core.email._text_message_bytes writes itself): any subject,
+# addresses with and without non-ASCII names, bodies with every line ending, lines near the
+# 998-byte limit (over it, Django switches to quoted-printable and so do we, by not writing
+# the message ourselves), text/* alternatives, extra headers that replace message()'s own.
+line_text = st.text(alphabet=st.sampled_from([*"ab Z09.<>&=-", "é", "☕", "\t"]), max_size=40)
+bodies = st.lists(
+    st.one_of(line_text, st.integers(990, 1004).map(lambda n: "x" * n)), max_size=5
+).flatmap(
+    lambda lines: st.lists(
+        st.sampled_from(["\n", "\r\n", "\r"]), min_size=len(lines), max_size=len(lines)
+    ).map(lambda ends: "".join(line + end for line, end in zip(lines, ends, strict=True)))
+)
+subjects = st.text(alphabet=st.sampled_from([*"Reminder: (Task) 5,", "é", "✓", "\t"]), max_size=120)
+addresses = st.sampled_from(
+    [
+        "owner@example.com",
+        "Owner Name <owner@example.com>",
+        "Zoë Équipe <zoe@example.com>",
+        "Ünïcode <owner@exämple.com>",
+        '"Last, First" <first@example.com>',
+    ]
+)
+extra_headers = st.dictionaries(
+    st.sampled_from(["X-Taskgraph-Reminder", "To", "to", "From", "Cc", "Reply-To", "X-Note"]),
+    header_values,
+    max_size=3,
+)
+
+
+@st.composite
+def text_messages(draw) -> EmailMessage:
+    kind = draw(st.sampled_from([EmailMessage, EmailMultiAlternatives]))
+    message = kind(
+        subject=draw(subjects),
+        body=draw(bodies),
+        from_email=draw(addresses),
+        to=draw(st.lists(addresses, min_size=1, max_size=3)),
+        cc=draw(st.lists(addresses, max_size=2)),
+        reply_to=draw(st.lists(addresses, max_size=1)),
+        headers={**draw(extra_headers), "Date": DATE, "Message-ID": "<m@taskgraph.localhost>"},
+    )
+    message.content_subtype = draw(st.sampled_from(["plain", "html"]))
+    if kind is EmailMultiAlternatives:
+        for text in draw(st.lists(bodies, max_size=2)):
+            message.attach_alternative(text, draw(st.sampled_from(["text/html", "text/calendar"])))
+    return message
+
+
+def _django_bytes(message: EmailMessage, encoding="utf-8", key_header="", key="") -> bytes:
+    mime = message.message()
+    if key_header:
+        mime[key_header] = key
+    return mime.as_bytes(linesep="\r\n")  # what Django's SMTP backend sends
+
+
+def _has_long_line(message: EmailMessage) -> bool:
+    texts = [message.body, *(text for text, _ in getattr(message, "alternatives", []))]
+    return any(len(line.encode()) > 998 for text in texts for line in text.splitlines())
+
+
+@given(message=text_messages(), key=st.booleans())
+def test_text_messages_are_written_as_django_writes_them(message, key):
+    key_header = "Resend-Idempotency-Key" if key else ""
+    outcomes = []
+    for write in (core_email._text_message_bytes, _django_bytes):
+        try:
+            written = write(message, "utf-8", key_header, "reminder/5/1795000000")
+        except ValueError as exc:  # an extra To or From header that is no address
+            outcomes.append((type(exc), str(exc)))
+        else:
+            outcomes.append(written if written is None else _named_boundaries(written))
+    ours, django = outcomes
+    if _has_long_line(message):
+        assert ours is None  # quoted-printable: built the standard way
+    else:
+        assert ours == django
+
+
+def test_date_and_message_id_are_made_as_django_makes_them(monkeypatch):
+    for module in (core_email, django_message):
+        monkeypatch.setattr(module, "formatdate", lambda localtime: f"local {localtime}")
+        monkeypatch.setattr(module, "make_msgid", lambda domain: f"<id@{domain}>")
+    message = EmailMultiAlternatives("Hi", "Body\n", "a@example.com", ["b@example.com"])
+    message.attach_alternative("<p>Body</p>", "text/html")
+    ours = core_email._text_message_bytes(message, "utf-8", "", None)
+    assert _named_boundaries(ours) == _named_boundaries(_django_bytes(message))
+    assert b"\r\nDate: local False\r\nMessage-ID: <id@" in ours
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        EmailMessage("Hi", b"bytes body", "a@example.com", ["b@example.com"]),
+        EmailMessage("Hi", "Body", "a@example.com", ["b@example.com"], attachments=[("a", "b")]),
+        EmailMessage("Hi", "x" * 999, "a@example.com", ["b@example.com"]),
+        type("Custom", (EmailMessage,), {})("Hi", "Body", "a@example.com", ["b@example.com"]),
+    ],
+    ids=["bytes-body", "attachment", "long-line", "subclass"],
+)
+def test_other_messages_are_left_to_the_standard_way(message):
+    assert core_email._text_message_bytes(message, "utf-8", "", None) is None
+
+
+def test_other_encodings_are_left_to_the_standard_way():
+    message = EmailMessage("Hi", "Body", "a@example.com", ["b@example.com"])
+    assert core_email._text_message_bytes(message, "UTF-8", "", None) is None
+    assert core_email._text_message_bytes(message, "iso-8859-1", "", None) is None
+
+
+def test_a_header_with_a_line_break_is_refused_as_django_refuses_it():
+    message = EmailMessage("Hi\nBcc: x@example.com", "Body", "a@example.com", ["b@example.com"])
+    with pytest.raises(BadHeaderError, match="Header values can't contain newlines"):
+        core_email._text_message_bytes(message, "utf-8", "", None)
+    with pytest.raises(BadHeaderError, match="Header values can't contain newlines"):
+        message.message()
