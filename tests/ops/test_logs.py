@@ -9,6 +9,8 @@ import pytest
 from django.conf import settings
 from django.test import Client
 from django.utils import timezone
+from hypothesis import example, given
+from hypothesis import strategies as st
 from prometheus_client import REGISTRY
 
 from core import logs
@@ -217,3 +219,25 @@ def test_reminder_deliveries_log_their_ids_and_outcomes(settings, log_lines):
     assert REGISTRY.get_sample_value("taskgraph_reminder_lateness_seconds_count") == (
         lateness_count + 1
     )
+
+
+@given(
+    st.lists(
+        st.sampled_from(
+            [*"ab =;_:.\t\n", "Bearer ", "basic ", "tg_", "sessionid", "CSRFtoken", "xyz12345"]
+        ),
+        max_size=12,
+    ).map("".join)
+)
+@example("basic xyz12345")
+@example("x Bearer\tab")
+@example("tg_xyz12345xyz12345")
+@example("CSRFtoken=ab;")
+@example("a sessionid=xyz12345 b")
+def test_the_secret_precheck_skips_only_text_no_pattern_changes(text):
+    substituted = text
+    for pattern, replacement in logs.SECRET_PATTERNS:
+        substituted = pattern.sub(replacement, substituted)
+    assert logs._scrub(text) == substituted
+    if substituted != text:
+        assert logs.MAYBE_SECRET.search(text)
