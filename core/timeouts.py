@@ -15,6 +15,7 @@ actor time limits) and their connections stay unlimited.
 """
 
 import time
+from contextlib import ExitStack
 from contextvars import ContextVar
 
 from django.conf import settings
@@ -39,22 +40,34 @@ def _past_deadline() -> bool:
     return deadline is not None and time.monotonic() > deadline
 
 
-def _apply(connection) -> None:
-    """Put the web limit on this connection if it does not carry it yet (once per session)."""
+def _carries_limit(connection) -> bool:
     raw = connection.connection
     if raw is None:
-        return
+        return True  # nothing to limit yet: connection_created will see to it
     # Marked on Django's wrapper with the session's identity: a reconnect starts afresh.
+    mark = id(raw) if connection.vendor == "sqlite" else (id(raw), _limit_ms())
+    return getattr(connection, "taskgraph_timeout", None) == mark
+
+
+def _apply(connection) -> None:
+    """Put the web limit on this connection if it does not carry it yet (once per session)."""
+    if _carries_limit(connection):
+        return
+    raw = connection.connection
     if connection.vendor == "sqlite":
-        if getattr(connection, "taskgraph_timeout", None) != id(raw):
-            raw.set_progress_handler(_past_deadline, SQLITE_CHECK_EVERY)
-            connection.taskgraph_timeout = id(raw)
+        raw.set_progress_handler(_past_deadline, SQLITE_CHECK_EVERY)
+        connection.taskgraph_timeout = id(raw)
     elif connection.vendor == "postgresql":
         limit = _limit_ms()
-        if getattr(connection, "taskgraph_timeout", None) != (id(raw), limit):
+        # Marked first: the statement below goes through the connection's execute wrappers,
+        # _LimitFirst among them.
+        connection.taskgraph_timeout = (id(raw), limit)
+        try:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT set_config('statement_timeout', %s, false)", [f"{limit}ms"])
-            connection.taskgraph_timeout = (id(raw), limit)
+        except BaseException:
+            connection.taskgraph_timeout = None
+            raise
 
 
 @receiver(connection_created)
@@ -63,6 +76,20 @@ def _on_connection_created(sender, connection, **kwargs) -> None:
     # PostgreSQL: only connections opened while serving a request.
     if connection.vendor == "sqlite" or _deadline.get() is not None:
         _apply(connection)
+
+
+class _LimitFirst:
+    """An execute wrapper for a connection opened before this request (by an earlier one with
+    another limit, a start-up check): the limit is put on before the request's first query,
+    not when the request starts. A request that queries nothing (the liveness probe) leaves
+    the database alone, even when it is down."""
+
+    def __init__(self, connection) -> None:
+        self.connection = connection
+
+    def __call__(self, execute, sql, params, many, context):
+        _apply(self.connection)
+        return execute(sql, params, many, context)
 
 
 class DatabaseTimeLimit:
@@ -77,9 +104,11 @@ class DatabaseTimeLimit:
             return self.get_response(request)
         token = _deadline.set(time.monotonic() + limit / 1000)
         try:
-            for connection in connections.all(initialized_only=True):
-                _apply(connection)
-            return self.get_response(request)
+            with ExitStack() as stack:
+                for connection in connections.all(initialized_only=True):
+                    if not _carries_limit(connection):
+                        stack.enter_context(connection.execute_wrapper(_LimitFirst(connection)))
+                return self.get_response(request)
         finally:
             _deadline.reset(token)
 
