@@ -72,13 +72,14 @@ def reset_database() -> None:
 
 
 # A reminder worker as production runs one (DEBUG off: no in-memory log of every SQL query;
-# Dramatiq's idle poll at 100 ms as the Dockerfile and `make worker` set it), for benchmarks
-# that send thousands of reminders to one owner (no per-user email caps).
+# Dramatiq's idle poll at 100 ms as the Dockerfile and `make worker` set it; logs at the
+# default INFO, one JSON line per email, into the worker's log file), for benchmarks that send
+# thousands of reminders to one owner (no per-user email caps).
 REMINDER_WORKER_ENV = {
     "DEBUG": "0",
     "SECRET_KEY": "bench-reminder-worker-" + "k" * 50,
     "ALLOWED_HOSTS": "localhost",
-    "LOG_LEVEL": "WARNING",
+    "LOG_LEVEL": "INFO",
     "dramatiq_worker_timeout": "100",
     "REMINDER_EMAILS_PER_HOUR": "0",
     "REMINDER_EMAILS_PER_DAY": "0",
