@@ -134,6 +134,8 @@ def inbound(n: int) -> dict:
     from django.test.utils import setup_test_environment
     from standardwebhooks import Webhook
 
+    from schema.hooks import document_check
+    from schema.schema import schema
     from users.models import User
     from webhooks.hooks import inbound_hook_create
 
@@ -144,7 +146,11 @@ def inbound(n: int) -> dict:
         " { task { id } errors { code } } }"
     )
     hook = inbound_hook_create(
-        user=user, name="bench", document=document, variables=None, check=lambda d: []
+        user=user,
+        name="bench",
+        document=document,
+        variables=None,
+        check=lambda d: document_check(schema, d),
     )
     session = Client()
     session.force_login(user)

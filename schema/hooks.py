@@ -14,7 +14,7 @@ import strawberry
 import strawberry_django
 from django.conf import settings
 from django.db.models import QuerySet
-from graphql import GraphQLError, OperationType, parse, validate
+from graphql import GraphQLError, NonNullTypeNode, OperationType, parse, validate
 from strawberry import Info, auto, relay
 from strawberry.scalars import JSON
 
@@ -29,18 +29,29 @@ from webhooks.models import InboundDelivery, InboundHook
 DELIVERIES_MAX = 100
 
 
-def document_problems(schema: strawberry.Schema, document: str) -> list[str]:
-    """Empty when the document is one valid mutation of this schema."""
+def document_check(schema: strawberry.Schema, document: str) -> hooks.CheckedDocument:
+    """No problems when the document is one valid mutation of this schema; the variables its
+    operation declares, each required when its type is non-null and it has no default."""
     try:
         parsed = parse(document, max_tokens=settings.GRAPHQL_MAX_TOKENS)
     except GraphQLError as exc:
-        return [exc.message]
+        return hooks.CheckedDocument(problems=[exc.message], variables=None)
     operations = [d for d in parsed.definitions if getattr(d, "operation", None) is not None]
     if len(operations) != 1:
-        return ["The document must hold exactly one operation."]
-    if operations[0].operation != OperationType.MUTATION:
-        return ["The document must be a mutation."]
-    return [error.message for error in validate(schema._schema, parsed)]
+        return hooks.CheckedDocument(
+            problems=["The document must hold exactly one operation."], variables=None
+        )
+    operation = operations[0]
+    variables = {
+        definition.variable.name.value: isinstance(definition.type, NonNullTypeNode)
+        and definition.default_value is None
+        for definition in operation.variable_definitions or ()
+    }
+    if operation.operation != OperationType.MUTATION:
+        problems = ["The document must be a mutation."]
+    else:
+        problems = [error.message for error in validate(schema._schema, parsed)]
+    return hooks.CheckedDocument(problems=problems, variables=variables)
 
 
 def _hook_pk(id: strawberry.ID) -> int | None:
@@ -95,7 +106,10 @@ class InboundHookCreateInput:
     document: str = strawberry.field(description="One GraphQL mutation, with its variables.")
     variables: JSON | None = strawberry.field(
         default=None,
-        description='Optional: {"variable": "/json/pointer"}. Default: the top-level keys.',
+        description=(
+            'Optional: {"variable": "/json/pointer"} for each variable the document requires,'
+            " and only variables it declares. Default: the top-level keys."
+        ),
     )
 
 
@@ -160,7 +174,7 @@ class InboundHookMutation:
             name=input.name,
             document=input.document,
             variables=input.variables,
-            check=lambda document: document_problems(info.schema, document),
+            check=lambda document: document_check(info.schema, document),
         )
         return InboundHookPayload(inbound_hook=hook, secret=hook.secret)
 
@@ -180,7 +194,7 @@ class InboundHookMutation:
         hook = hooks.inbound_hook_update(
             user=caller(info),
             pk=_hook_pk(id),
-            check=lambda document: document_problems(info.schema, document),
+            check=lambda document: document_check(info.schema, document),
             **values,
         )
         return InboundHookPayload(inbound_hook=hook)

@@ -1,7 +1,9 @@
 """Inbound hooks: create, rotate, enable or disable, delete; the variables a request's body
 gives the stored mutation; the log of received requests."""
 
+import functools
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -19,9 +21,21 @@ from webhooks.models import (
 )
 from webhooks.services import check_owner_room, new_secret
 
-# Checks a GraphQL document: the list of problems, empty when it is one valid mutation. The
-# API layer passes it (the domain does not know the schema).
-DocumentCheck = Callable[[str], list[str]]
+
+@dataclass(frozen=True)
+class CheckedDocument:
+    """What the API layer found in a GraphQL document (the domain does not know GraphQL)."""
+
+    # Empty when the document is one valid mutation of the schema.
+    problems: list[str]
+    # The variables its operation declares, in order, each mapped to whether a request must
+    # give it (a non-null type without a default); None when that is unknown (it does not
+    # parse into exactly one operation).
+    variables: dict[str, bool] | None
+
+
+# Checks a GraphQL document. The API layer passes it (the domain does not know the schema).
+DocumentCheck = Callable[[str], CheckedDocument]
 
 RESPONSE_KEPT_CHARS = 2000
 PRUNE_EVERY = 20
@@ -47,7 +61,7 @@ def _clean_document(document: str, check: DocumentCheck) -> str:
             code="max_length",
             params={"limit": DOCUMENT_MAX_LENGTH},
         )
-    problems = check(document)
+    problems = check(document).problems
     if problems:
         raise ValidationError(
             "%(problems)s", code="invalid_document", params={"problems": " ".join(problems)}
@@ -68,13 +82,57 @@ def _clean_variables(variables: dict | None) -> dict:
     return variables
 
 
-def _cleaned(values: dict, check: DocumentCheck) -> dict:
+def _variables_fit(variables: dict, declared: dict[str, bool] | None) -> None:
+    """A map must name only variables the document declares, and every one it requires
+    (``declared`` None: a stored document that no longer parses, say under a lower token
+    limit; there is nothing to check the map against)."""
+    if declared is None:
+        return
+    errors = []
+    undeclared = [name for name in variables if name not in declared]
+    if undeclared:
+        errors.append(
+            ValidationError(
+                "The document declares no %(names)s: map only the variables it declares.",
+                code="undeclared_variable",
+                params={"names": _listed(undeclared)},
+            )
+        )
+    missing = [name for name, required in declared.items() if required and name not in variables]
+    if missing:
+        errors.append(
+            ValidationError(
+                "The document requires %(names)s (non-null, no default): map each to a JSON"
+                " pointer, or leave the map empty to use the body's top-level keys.",
+                code="missing_variable",
+                params={"names": _listed(missing)},
+            )
+        )
+    if errors:
+        raise ValidationError({"variables": errors})
+
+
+def _listed(names: list[str]) -> str:
+    return ", ".join(f"${name}" for name in names)
+
+
+def _cleaned(
+    values: dict, check: DocumentCheck, *, document: str = "", variables: dict | None = None
+) -> dict:
+    """Each given value checked, then the document and the variables map together: the ones
+    given, or the stored ``document`` or ``variables`` an update leaves as they are."""
+    check = functools.cache(check)  # the document's cleaner and the pair share one parse
     cleaners = {
         "name": _clean_name,
-        "document": lambda document: _clean_document(document, check),
+        "document": lambda value: _clean_document(value, check),
         "variables": _clean_variables,
     }
-    return clean_fields(values, cleaners)
+    cleaned = clean_fields(values, cleaners)
+    if "document" in cleaned or "variables" in cleaned:
+        variables = cleaned.get("variables", variables)
+        if variables:
+            _variables_fit(variables, check(cleaned.get("document", document)).variables)
+    return cleaned
 
 
 def inbound_hook_create(
@@ -92,8 +150,9 @@ def inbound_hook_create(
         return InboundHook.objects.create(owner=user, secret=new_secret(), **cleaned)
 
 
-def _owned(user: User, pk) -> InboundHook:
-    hook = InboundHook.objects.filter(owner=user, pk=pk).first() if pk is not None else None
+def _owned(user: User, pk, *, lock: bool = False) -> InboundHook:
+    hooks = InboundHook.objects.select_for_update() if lock else InboundHook.objects
+    hook = hooks.filter(owner=user, pk=pk).first() if pk is not None else None
     if hook is None:
         raise ValidationError({"id": ValidationError("Hook not found.", code="not_found")})
     return hook
@@ -109,14 +168,22 @@ def inbound_hook_update(
     variables: dict | Unset | None = UNSET,
     enabled: bool | Unset = UNSET,
 ) -> InboundHook:
-    hook = _owned(user, pk)
-    changes = _cleaned(given(name=name, document=document, variables=variables), check)
-    if enabled is not UNSET:
-        changes["enabled"] = enabled
-    for field, value in changes.items():
-        setattr(hook, field, value)
-    if changes:
-        hook.save(update_fields=list(changes))
+    with transaction.atomic():
+        # Locked: two updates, one of the document and one of the map, must each check the
+        # pair the other left, not the pair both read.
+        hook = _owned(user, pk, lock=True)
+        changes = _cleaned(
+            given(name=name, document=document, variables=variables),
+            check,
+            document=hook.document,
+            variables=hook.variables,
+        )
+        if enabled is not UNSET:
+            changes["enabled"] = enabled
+        for field, value in changes.items():
+            setattr(hook, field, value)
+        if changes:
+            hook.save(update_fields=list(changes))
     return hook
 
 
