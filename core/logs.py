@@ -10,6 +10,7 @@ INFO whatever LOG_LEVEL says, since Django logs queries with their parameters (s
 password hashes) at DEBUG.
 """
 
+import logging
 import re
 import time
 import uuid
@@ -141,13 +142,30 @@ def formatter(*, json: bool) -> structlog.stdlib.ProcessorFormatter:
     )
 
 
+class LineHandler(logging.StreamHandler):
+    """A StreamHandler writing each line, its newline included, in one write: the standard one
+    writes the newline separately, so processes sharing one stderr (gunicorn's workers, a
+    log pipe) can interleave another line between a line and its newline, and a Dramatiq
+    worker process, whose stderr is a pipe to its parent, pays two pipe messages a line."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = self.format(record) + self.terminator
+            self.stream.write(line)
+            self.flush()
+        except RecursionError:
+            raise
+        except Exception:
+            self.handleError(record)
+
+
 def logging_config(*, json: bool, level: str) -> dict:
     """The LOGGING setting: everything through one handler and one structlog formatter."""
     return {
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"structlog": {"()": formatter, "json": json}},
-        "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "structlog"}},
+        "handlers": {"console": {"class": "core.logs.LineHandler", "formatter": "structlog"}},
         "root": {"handlers": ["console"], "level": level},
         "loggers": {
             # SQL with its parameters is logged at DEBUG: never let it through.

@@ -51,9 +51,10 @@ ME = "query Me { me { email } }"
 
 @pytest.fixture
 def log_lines():
-    """Everything the project logs, at DEBUG, through the production (JSON) formatter."""
+    """Everything the project logs, at DEBUG, through the production handler and (JSON)
+    formatter."""
     buffer = io.StringIO()
-    handler = logging.StreamHandler(buffer)
+    handler = logs.LineHandler(buffer)
     handler.setFormatter(logs.formatter(json=True))
     root = logging.getLogger()
     level = root.level
@@ -241,3 +242,31 @@ def test_the_secret_precheck_skips_only_text_no_pattern_changes(text):
     assert logs._scrub(text) == substituted
     if substituted != text:
         assert logs.MAYBE_SECRET.search(text)
+
+
+class _Writes(io.StringIO):
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[str] = []
+
+    def write(self, text: str) -> int:
+        self.calls.append(text)
+        return super().write(text)
+
+
+def test_each_line_is_written_whole_newline_included():
+    # Processes sharing a stderr (gunicorn workers, a Dramatiq worker's pipe to its parent)
+    # cannot split a line from its newline.
+    stream = _Writes()
+    handler = logs.LineHandler(stream)
+    handler.setFormatter(logs.formatter(json=True))
+    logger = logging.getLogger("tests.line")
+    logger.addHandler(handler)
+    try:
+        logger.warning("first")
+        logger.warning("second")
+    finally:
+        logger.removeHandler(handler)
+    assert [json.loads(call)["event"] for call in stream.calls] == ["first", "second"]
+    assert all(call.endswith("}\n") and call.count("\n") == 1 for call in stream.calls)
+    assert settings.LOGGING["handlers"]["console"]["class"] == "core.logs.LineHandler"
