@@ -190,6 +190,8 @@ def _text_message_bytes(message, encoding: str, key_header: str, key) -> bytes |
     """
     if type(message) not in _TEXT_MESSAGE_CLASSES or message.attachments:
         return None
+    if not isinstance(message.body, str):  # message() fails on it, or encodes bytes its way
+        return None
     if encoding != "utf-8":  # Django's test is exact: "UTF-8" would mean base64 bodies
         return None
     alternatives = getattr(message, "alternatives", None)
