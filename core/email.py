@@ -272,8 +272,7 @@ def _text_part(subtype: str, text) -> tuple[bytes, bytes] | None:
 def _part_headers(subtype: str, eight_bit: bool) -> bytes:
     """The MIME headers Django gives a UTF-8 text part (Content-Type, MIME-Version and a 7bit or
     8bit Content-Transfer-Encoding), taken from a part Django builds, folded for the wire."""
-    part = SafeMIMEText("é" if eight_bit else "", subtype, "utf-8")
-    return b"".join(_WIRE_POLICY.fold_binary(name, value) for name, value in part.raw_items())
+    return _folded_headers(SafeMIMEText("é" if eight_bit else "", subtype, "utf-8"))
 
 
 @lru_cache(maxsize=8)
@@ -283,5 +282,9 @@ def _multipart_headers(subtype: str) -> tuple[bytes, bytes]:
     placeholder = "=" * 15 + "0" * 19 + "=="
     root = SafeMIMEMultipart(_subtype=subtype, encoding="utf-8")
     root.set_boundary(placeholder)
-    folded = b"".join(_WIRE_POLICY.fold_binary(name, value) for name, value in root.raw_items())
-    return folded, placeholder.encode()
+    return _folded_headers(root), placeholder.encode()
+
+
+def _folded_headers(message) -> bytes:
+    """A MIME object's headers as the generator writes them."""
+    return b"".join(_WIRE_POLICY.fold_binary(name, value) for name, value in message.raw_items())
